@@ -1,0 +1,47 @@
+# Haven: `make run` for a local demo, `make test` for lint and the whole test suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ENV := HAVEN_DEMO=1 DJANGO_SECURE_SSL_REDIRECT=0
+
+.PHONY: run test lint typecheck unit browser install clean bench
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		(echo "Haven needs Python 3.11 or newer" >&2; exit 1)
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEMO_ENV) $(BIN)/python manage.py collectstatic --noinput -v 0
+	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
+	@$(DEMO_ENV) $(BIN)/python manage.py demo_banner
+	$(DEMO_ENV) $(BIN)/gunicorn config.wsgi --bind 127.0.0.1:8000 --workers 2 \
+		--access-logfile - --access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(M)sms'
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+
+browser: $(STAMP)
+	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3* staticfiles

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from access.services import token_authenticate
+from audit.models import Outcome
+from audit.services import event_record
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>``; tokens are issued with ``manage.py issue_token``."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        try:
+            token = header[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed("Malformed token.") from exc
+        user = token_authenticate(token)
+        if user is None:
+            event_record(actor=None, action="auth.token", outcome=Outcome.DENIED, reason="invalid")
+            raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        return (user, None)
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from access.policy import can
+from access.roles import Capability
+
+
+def staff(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    return {
+        "can_create_case": can(user, Capability.CASE_CREATE),
+        "can_read_cases": can(user, Capability.CASE_READ),
+    }

@@ -1,0 +1,28 @@
+"""Logins, logouts and failed logins go to the trail (no username or password of a failed
+attempt is kept: people type passwords into the username box)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from audit.models import Outcome
+from audit.services import event_record
+
+
+@receiver(user_logged_in)
+def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    event_record(actor=user, action="auth.login")
+
+
+@receiver(user_logged_out)
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        event_record(actor=user, action="auth.logout")
+
+
+@receiver(user_login_failed)
+def _login_failed(sender: Any, credentials: Any, request: Any = None, **kwargs: Any) -> None:
+    event_record(actor=None, action="auth.login", outcome=Outcome.DENIED, reason="bad_credentials")

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from cases import validators
+from cases.api.fields import (
+    StrictBooleanField,
+    StrictIntegerField,
+    StrictSerializer,
+    choice_list,
+    text,
+    text_list,
+)
+from cases.models import (
+    IDENTITY_FIELDS,
+    EncounterKind,
+    RiskLevel,
+    Service,
+    Sex,
+    TraffickingType,
+)
+
+
+class IdentityInput(StrictSerializer):
+    given_name = text(200)
+    family_name = text(200)
+    aliases = text_list()
+    date_of_birth = serializers.DateField(
+        required=False, allow_null=True, validators=[validators.validate_birth_date]
+    )
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_null=True)
+    nationality = text(100)
+    languages = text_list()
+    phone = text(40)
+    email = serializers.EmailField(max_length=254, required=False, allow_null=True)
+    address = text(500)
+    safe_contact = text(1000)
+    declined = choice_list(list(IDENTITY_FIELDS))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        both = {name for name in attrs.get("declined", []) if attrs.get(name) is not None}
+        if both:
+            raise serializers.ValidationError(
+                {name: ["Given and declined at once."] for name in sorted(both)}, code="conflict"
+            )
+        return attrs
+
+
+class IdentityPatchInput(IdentityInput):
+    version = StrictIntegerField(required=False, min_value=1)
+
+
+class IdentityOutput(serializers.Serializer):
+    given_name = serializers.CharField(allow_null=True)
+    family_name = serializers.CharField(allow_null=True)
+    aliases = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    date_of_birth = serializers.DateField(allow_null=True)
+    sex = serializers.CharField(allow_null=True)
+    nationality = serializers.CharField(allow_null=True)
+    languages = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True)
+    address = serializers.CharField(allow_null=True)
+    safe_contact = serializers.CharField(allow_null=True)
+    declined = serializers.SerializerMethodField()
+    version = serializers.IntegerField()
+
+    def get_declined(self, obj: Any) -> list[str]:
+        return list(obj.declined or [])
+
+
+class CaseCreateInput(StrictSerializer):
+    identity = IdentityInput(required=False)
+    summary = text(20_000)
+    referral_source = text(500)
+    risk_level = serializers.ChoiceField(choices=RiskLevel.choices, required=False)
+    trafficking_types = choice_list(TraffickingType.values)
+
+
+class CaseListOutput(serializers.Serializer):
+    reference = serializers.CharField(source="survivor.reference")
+    status = serializers.CharField()
+    risk_level = serializers.CharField()
+    opened_at = serializers.DateTimeField()
+    last_encounter_at = serializers.DateTimeField(allow_null=True)
+    next_follow_up = serializers.DateField(allow_null=True)
+
+
+class CaseOutput(serializers.Serializer):
+    reference = serializers.CharField(source="survivor.reference")
+    team = serializers.CharField(source="team.slug")
+    status = serializers.CharField()
+    opened_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    risk_level = serializers.CharField()
+    trafficking_types = serializers.SerializerMethodField()
+    referral_source = serializers.CharField(allow_null=True)
+    summary = serializers.CharField(allow_null=True)
+    legal_hold = serializers.BooleanField()
+    retention_until = serializers.DateField(allow_null=True)
+
+    def get_trafficking_types(self, obj: Any) -> list[str]:
+        return list(obj.trafficking_types or [])
+
+
+class ClinicalEntry(StrictSerializer):
+    display = text(1000, required=True, allow_null=False)
+    code = text(100)
+    system = text(300)
+
+
+class ClinicalInput(StrictSerializer):
+    conditions = ClinicalEntry(many=True, required=False)
+    medications = ClinicalEntry(many=True, required=False)
+    allergies = ClinicalEntry(many=True, required=False)
+    observations = ClinicalEntry(many=True, required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        # Keep only what was given; drop None so the stored block is minimal.
+        return {
+            section: [{k: v for k, v in item.items() if v is not None} for item in items]
+            for section, items in value.items()
+        }
+
+
+class EncounterInput(StrictSerializer):
+    occurred_at = serializers.DateTimeField(validators=[validators.validate_occurred_at])
+    kind = serializers.ChoiceField(choices=EncounterKind.choices)
+    notes = text(20_000)
+    location = text(200)
+    interpreter_used = StrictBooleanField(required=False, default=False)
+    services_provided = choice_list(Service.values)
+    follow_up_date = serializers.DateField(
+        required=False, allow_null=True, validators=[validators.validate_follow_up]
+    )
+    clinical = ClinicalInput(required=False, allow_null=True)
+
+
+class EncounterPatchInput(EncounterInput):
+    version = StrictIntegerField(min_value=1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "version" not in attrs:
+            raise serializers.ValidationError(
+                {"version": ["Send the version you read."]}, code="required"
+            )
+        return attrs
+
+
+class EncounterOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    occurred_at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    location = serializers.CharField(allow_null=True)
+    interpreter_used = serializers.BooleanField()
+    notes = serializers.CharField(allow_null=True)
+    services_provided = serializers.SerializerMethodField()
+    follow_up_date = serializers.DateField(allow_null=True)
+    author = serializers.CharField(source="author.username")
+    version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_services_provided(self, obj: Any) -> list[str]:
+        return list(obj.services_provided or [])
+
+
+class ClinicalEncounterOutput(EncounterOutput):
+    """For clinicians on the case only; everyone else gets ``EncounterOutput``, which
+    has no ``clinical`` key at all (not even an empty one)."""
+
+    clinical = serializers.JSONField(allow_null=True)

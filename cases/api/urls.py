@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from cases.api import views
+
+api_v1 = (
+    [
+        path("cases/", views.CaseListCreateApi.as_view(), name="cases"),
+        path("cases/<str:reference>/", views.CaseDetailApi.as_view(), name="case"),
+        path("cases/<str:reference>/identity/", views.IdentityApi.as_view(), name="identity"),
+        path(
+            "cases/<str:reference>/encounters/",
+            views.EncounterListCreateApi.as_view(),
+            name="encounters",
+        ),
+        path(
+            "cases/<str:reference>/encounters/<uuid:encounter_id>/",
+            views.EncounterDetailApi.as_view(),
+            name="encounter",
+        ),
+    ],
+    "api",
+)

@@ -1,0 +1,241 @@
+"""API views: parse, ask ``access.policy``, call a service or selector, serialise.
+
+Each class is one resource; nothing here queries a case model directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access import policy
+from access.roles import Capability
+from cases import selectors, services
+from cases.api import serializers as s
+from cases.api.errors import PayloadTooLarge
+from cases.models import RiskLevel
+
+ERROR = inline_serializer(
+    "Error",
+    fields={
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(required=False),
+    },
+)
+ERRORS = {
+    400: OpenApiResponse(ERROR, description="Invalid input; nothing was changed."),
+    401: OpenApiResponse(ERROR, description="Not authenticated."),
+    403: OpenApiResponse(ERROR, description="Known but forbidden."),
+    404: OpenApiResponse(ERROR, description="No such case, or not yours to see."),
+    410: OpenApiResponse(ERROR, description="The record was erased."),
+}
+
+
+class ApiView(APIView):
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        view = super().as_view(**initkwargs)
+        # DRF authenticates (Bearer token or session) and its IsAuthenticated default
+        # refuses anonymous calls with 401; Django's login redirect must not run first.
+        view.login_required = False
+        return view
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            raise PayloadTooLarge()
+        super().initial(request, *args, **kwargs)
+
+    def paginate(self, request: Request, queryset: Any) -> tuple[PageNumberPagination, list[Any]]:
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator, list(page or [])
+
+
+def _validated(serializer_class: type[serializers.Serializer], data: Any) -> Any:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class CaseListCreateApi(ApiView):
+    @extend_schema(
+        operation_id="cases_list",
+        responses={200: s.CaseListOutput(many=True), **ERRORS},
+        summary="Cases the caller may read (no identity)",
+    )
+    def get(self, request: Request) -> Response:
+        paginator, page = self.paginate(request, selectors.case_list_for(user=request.user))
+        policy.record_list(request.user, action="case.list", count=len(page))
+        return paginator.get_paginated_response(s.CaseListOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="cases_create",
+        request=s.CaseCreateInput,
+        responses={201: s.CaseOutput, **ERRORS},
+        summary="Intake: open a case for a survivor; the caller is assigned",
+    )
+    def post(self, request: Request) -> Response:
+        policy.require_capability(request.user, Capability.CASE_CREATE, action="case.create")
+        data = _validated(s.CaseCreateInput, request.data)
+        identity = dict(data.get("identity", {}))
+        case = services.case_open(
+            actor=request.user,
+            identity={k: v for k, v in identity.items() if k != "declined"},
+            declined=identity.get("declined", []),
+            risk_level=data.get("risk_level", RiskLevel.MEDIUM),
+            trafficking_types=data.get("trafficking_types", []),
+            summary=data.get("summary"),
+            referral_source=data.get("referral_source"),
+        )
+        return Response(s.CaseOutput(case).data, status=status.HTTP_201_CREATED)
+
+
+class CaseDetailApi(ApiView):
+    @extend_schema(operation_id="cases_retrieve", responses={200: s.CaseOutput, **ERRORS})
+    def get(self, request: Request, reference: str) -> Response:
+        case = policy.case_for(
+            request.user, reference, need=Capability.CASE_READ, action="case.view"
+        )
+        return Response(s.CaseOutput(case).data)
+
+
+class IdentityApi(ApiView):
+    @extend_schema(
+        operation_id="identity_reveal",
+        responses={200: s.IdentityOutput, **ERRORS},
+        summary="Reveal identity (every call is logged)",
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        case = policy.case_for(
+            request.user, reference, need=Capability.IDENTITY_READ, action="identity.view"
+        )
+        return Response(s.IdentityOutput(selectors.identity_for(case=case)).data)
+
+    @extend_schema(
+        operation_id="identity_rectify",
+        request=s.IdentityPatchInput,
+        responses={200: s.IdentityOutput, 409: OpenApiResponse(ERROR), **ERRORS},
+        summary="Correct identity; previous values are kept",
+    )
+    def patch(self, request: Request, reference: str) -> Response:
+        case = policy.case_for(
+            request.user,
+            reference,
+            need=Capability.IDENTITY_WRITE,
+            action="identity.update",
+            log_allowed=False,
+        )
+        data = dict(_validated(s.IdentityPatchInput, request.data))
+        version = data.pop("version", None)
+        declined = data.pop("declined", None)
+        record = services.identity_rectify(
+            actor=request.user,
+            case=case,
+            changes=data,
+            declined=declined,
+            expected_version=version,
+        )
+        return Response(s.IdentityOutput(record).data)
+
+
+def _encounter_output(request: Request, case: Any, action: str) -> type[s.EncounterOutput]:
+    if policy.reads_clinical(request.user, case, action=action):
+        return s.ClinicalEncounterOutput
+    return s.EncounterOutput
+
+
+def _clinical_check(request: Request, case: Any, data: dict[str, Any]) -> bool:
+    """Whether the request carries a clinical block; refuses (403, logged) for anyone
+    who is not a clinician on the case, before anything is stored."""
+    if "clinical" not in data:
+        return False
+    policy.require(request.user, case, Capability.CLINICAL, action="clinical.update")
+    return True
+
+
+class EncounterListCreateApi(ApiView):
+    @extend_schema(
+        operation_id="encounters_list",
+        responses={200: s.ClinicalEncounterOutput(many=True), **ERRORS},
+        summary="Encounter timeline; 'clinical' only for clinicians on the case",
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        case = policy.case_for(
+            request.user, reference, need=Capability.CASE_READ, action="encounter.list"
+        )
+        output = _encounter_output(request, case, "clinical.list")
+        paginator, page = self.paginate(request, selectors.encounters_for(case=case))
+        return paginator.get_paginated_response(output(page, many=True).data)
+
+    @extend_schema(
+        operation_id="encounters_create",
+        request=s.EncounterInput,
+        responses={201: s.ClinicalEncounterOutput, **ERRORS},
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        case = policy.case_for(
+            request.user,
+            reference,
+            need=Capability.ENCOUNTER_WRITE,
+            action="encounter.create",
+            log_allowed=False,
+        )
+        data = dict(_validated(s.EncounterInput, request.data))
+        _clinical_check(request, case, data)
+        encounter = services.encounter_record(actor=request.user, case=case, **data)
+        output = s.ClinicalEncounterOutput if "clinical" in data else s.EncounterOutput
+        return Response(output(encounter).data, status=status.HTTP_201_CREATED)
+
+
+class EncounterDetailApi(ApiView):
+    @extend_schema(
+        operation_id="encounters_retrieve",
+        responses={200: s.ClinicalEncounterOutput, **ERRORS},
+    )
+    def get(self, request: Request, reference: str, encounter_id: Any) -> Response:
+        case = policy.case_for(
+            request.user, reference, need=Capability.CASE_READ, action="encounter.view"
+        )
+        encounter = selectors.encounter_for(case=case, encounter_id=encounter_id)
+        output = _encounter_output(request, case, "clinical.view")
+        return Response(output(encounter).data)
+
+    @extend_schema(
+        operation_id="encounters_update",
+        request=s.EncounterPatchInput,
+        responses={200: s.ClinicalEncounterOutput, 409: OpenApiResponse(ERROR), **ERRORS},
+        summary="Edit; send the version you read (stale → 409, nothing changed)",
+    )
+    def patch(self, request: Request, reference: str, encounter_id: Any) -> Response:
+        case = policy.case_for(
+            request.user,
+            reference,
+            need=Capability.ENCOUNTER_WRITE,
+            action="encounter.update",
+            log_allowed=False,
+        )
+        selectors.encounter_for(case=case, encounter_id=encounter_id)  # 404 if not this case's
+        data = dict(_validated(s.EncounterPatchInput, request.data))
+        version = data.pop("version")
+        clinical_given = _clinical_check(request, case, data)
+        clinical = data.pop("clinical", None)
+        encounter = services.encounter_update(
+            actor=request.user,
+            case=case,
+            encounter_id=encounter_id,
+            expected_version=version,
+            changes=data,
+            clinical=clinical,
+            clinical_given=clinical_given,
+        )
+        output = _encounter_output(request, case, "clinical.view")
+        return Response(output(encounter).data)

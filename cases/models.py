@@ -1,0 +1,265 @@
+"""The case domain. Survivor data lives only in encrypted fields.
+
+``__str__`` of every model returns a reference or an id, never survivor data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from access.crypto.datakeys import DataKey, WrappedDataKey, unwrap_data_key
+from access.crypto.errors import DataKeyDestroyed
+from access.crypto.fields import (
+    EncryptedDateField,
+    EncryptedJSONField,
+    EncryptedTextField,
+)
+from cases import validators
+
+
+class Survivor(models.Model):
+    """The pseudonymous subject of a case; owns the data key for all their records."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(max_length=12, unique=True)
+    kek_id = models.CharField(max_length=32, blank=True, db_index=True)
+    dek_id = models.CharField(max_length=16, blank=True)
+    wrapped_dek = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    shredded_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def data_key(self) -> DataKey:
+        if self.wrapped_dek is None:
+            raise DataKeyDestroyed(f"data key of {self.reference} was destroyed")
+        cached: DataKey | None = getattr(self, "_data_key", None)
+        if cached is None:
+            wrapped = WrappedDataKey(
+                dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek)
+            )
+            cached = unwrap_data_key(self.id, wrapped)
+            self._data_key = cached
+        return cached
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    INTERSEX = "intersex", "Intersex"
+    OTHER = "other", "Other"
+
+
+IDENTITY_FIELDS = (
+    "given_name",
+    "family_name",
+    "aliases",
+    "date_of_birth",
+    "sex",
+    "nationality",
+    "languages",
+    "phone",
+    "email",
+    "address",
+    "safe_contact",
+)
+
+
+class Identity(models.Model):
+    """Who the survivor is. Kept apart from the case file, every field encrypted and
+    optional. ``None`` means unknown; a field named in ``declined`` was refused by the
+    survivor (AS9-COL-1)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    survivor = models.OneToOneField(Survivor, on_delete=models.PROTECT, related_name="identity")
+    given_name = EncryptedTextField(max_length=200)
+    family_name = EncryptedTextField(max_length=200)
+    aliases = EncryptedJSONField(max_length=2000)
+    date_of_birth = EncryptedDateField()
+    sex = EncryptedTextField(max_length=20)
+    nationality = EncryptedTextField(max_length=100)
+    languages = EncryptedJSONField(max_length=1000)
+    phone = EncryptedTextField(max_length=40)
+    email = EncryptedTextField(max_length=254)
+    address = EncryptedTextField(max_length=500)
+    safe_contact = EncryptedTextField(max_length=1000)
+    declined = EncryptedJSONField(max_length=500)
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "identities"
+
+    def clean(self) -> None:
+        if self.date_of_birth is not None:
+            validators.validate_birth_date(self.date_of_birth)
+        validators.validate_choices("sex", [self.sex] if self.sex else [], Sex.values)
+        validators.validate_choices("declined", self.declined or [], list(IDENTITY_FIELDS))
+        validators.validate_string_list("aliases", self.aliases)
+        validators.validate_string_list("languages", self.languages)
+
+    def __str__(self) -> str:
+        return f"identity of {self.survivor_id}"
+
+    def data_key(self) -> DataKey:
+        return self.survivor.data_key()
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class RiskLevel(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class TraffickingType(models.TextChoices):
+    SEXUAL = "sexual", "Sexual exploitation"
+    LABOUR = "labour", "Labour exploitation"
+    DOMESTIC_SERVITUDE = "domestic_servitude", "Domestic servitude"
+    FORCED_CRIMINALITY = "forced_criminality", "Forced criminality"
+    FORCED_MARRIAGE = "forced_marriage", "Forced marriage"
+    ORGAN_REMOVAL = "organ_removal", "Organ removal"
+    OTHER = "other", "Other"
+
+
+class Case(models.Model):
+    """A survivor's case file. Status and risk stay in clear for work planning; what
+    describes the survivor's situation (types, referral source, summary) is encrypted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    survivor = models.OneToOneField(Survivor, on_delete=models.PROTECT, related_name="case")
+    team = models.ForeignKey("access.Team", on_delete=models.PROTECT, related_name="cases")
+    status = models.CharField(max_length=10, choices=CaseStatus.choices, default=CaseStatus.OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    risk_level = models.CharField(max_length=10, choices=RiskLevel.choices)
+    trafficking_types = EncryptedJSONField(max_length=500)
+    referral_source = EncryptedTextField(max_length=500)
+    summary = EncryptedTextField(max_length=20_000)
+    legal_hold = models.BooleanField(default=False)
+    retention_until = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "status"], name="case_team_status")]
+
+    def clean(self) -> None:
+        validators.validate_choices(
+            "trafficking_types", self.trafficking_types or [], TraffickingType.values
+        )
+
+    def __str__(self) -> str:
+        return f"case {self.survivor_id}"
+
+    @property
+    def reference(self) -> str:
+        return self.survivor.reference
+
+    def data_key(self) -> DataKey:
+        return self.survivor.data_key()
+
+
+class EncounterKind(models.TextChoices):
+    INTAKE = "intake", "Intake"
+    FOLLOW_UP = "follow_up", "Follow-up"
+    MEDICAL = "medical", "Medical"
+    COUNSELLING = "counselling", "Counselling"
+    LEGAL = "legal", "Legal"
+    SHELTER = "shelter", "Shelter"
+    PHONE = "phone", "Phone"
+    OTHER = "other", "Other"
+
+
+class Service(models.TextChoices):
+    SHELTER = "shelter", "Shelter"
+    MEDICAL = "medical", "Medical care"
+    PSYCHOSOCIAL = "psychosocial", "Psychosocial support"
+    LEGAL = "legal", "Legal aid"
+    INTERPRETING = "interpreting", "Interpreting"
+    FOOD = "food", "Food and clothing"
+    FINANCIAL = "financial", "Financial support"
+    RETURN = "return", "Return or relocation"
+    OTHER = "other", "Other"
+
+
+class Encounter(models.Model):
+    """One contact with the survivor. ``version`` guards edits: a save that carries a
+    stale version is refused, never silently merged."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="encounters")
+    occurred_at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=EncounterKind.choices)
+    location = EncryptedTextField(max_length=200)
+    interpreter_used = models.BooleanField(default=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    notes = EncryptedTextField(max_length=20_000)
+    services_provided = EncryptedJSONField(max_length=1000)
+    follow_up_date = models.DateField(null=True, blank=True)
+    clinical = EncryptedJSONField(max_length=50_000)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-created_at"]
+        indexes = [models.Index(fields=["case", "occurred_at"], name="encounter_case_when")]
+
+    def clean(self) -> None:
+        if self.occurred_at is not None:
+            validators.validate_occurred_at(self.occurred_at)
+        if self.follow_up_date is not None:
+            validators.validate_follow_up(self.follow_up_date)
+        validators.validate_choices(
+            "services_provided", self.services_provided or [], Service.values
+        )
+        if self.clinical is not None:
+            validators.validate_clinical(self.clinical)
+
+    def __str__(self) -> str:
+        return f"encounter {self.pk}"
+
+    def data_key(self) -> DataKey:
+        return self.case.survivor.data_key()
+
+
+class Revision(models.Model):
+    """The previous values of a record that was corrected (AS9-END-4), encrypted under
+    the same survivor's key. ``version`` is the version that was replaced."""
+
+    class Subject(models.TextChoices):
+        IDENTITY = "identity", "Identity"
+        CASE = "case", "Case"
+        ENCOUNTER = "encounter", "Encounter"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    survivor = models.ForeignKey(Survivor, on_delete=models.PROTECT, related_name="revisions")
+    subject = models.CharField(max_length=20, choices=Subject.choices)
+    object_id = models.UUIDField(db_index=True)
+    version = models.PositiveIntegerField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    previous = EncryptedJSONField(max_length=200_000)
+    previous_clinical = EncryptedJSONField(max_length=100_000)
+
+    def __str__(self) -> str:
+        return f"revision {self.subject} v{self.version}"
+
+    def data_key(self) -> DataKey:
+        return self.survivor.data_key()

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from cases.views import pages
+
+app_name = "cases"
+urlpatterns = [
+    path("", pages.my_cases, name="my-cases"),
+    path("cases/new/", pages.case_new, name="new"),
+    path("cases/<str:reference>/", pages.case_detail, name="detail"),
+    path("cases/<str:reference>/identity/", pages.identity_reveal, name="identity"),
+    path("cases/<str:reference>/encounters/new/", pages.encounter_new, name="encounter-new"),
+    path(
+        "cases/<str:reference>/encounters/<uuid:encounter_id>/edit/",
+        pages.encounter_edit,
+        name="encounter-edit",
+    ),
+]

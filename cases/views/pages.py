@@ -1,0 +1,201 @@
+"""Server-rendered pages. Thin: parse, ask ``access.policy``, call a service or selector,
+render. Identity appears only on the page that the reveal button POSTs to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from access import policy
+from access.roles import Capability
+from cases import selectors, services
+from cases.errors import DomainError, StaleVersion
+from cases.forms import EncounterEditForm, EncounterForm, IntakeForm
+from cases.models import IDENTITY_FIELDS
+
+PAGE_SIZE = 25
+
+
+def _apply_errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def my_cases(request: HttpRequest) -> HttpResponse:
+    cases = selectors.case_list_for(user=request.user)
+    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    policy.record_list(request.user, action="case.list", count=len(page.object_list))
+    return render(
+        request, "cases/my_cases.html", {"page": page, "today": timezone.localdate()}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def case_new(request: HttpRequest) -> HttpResponse:
+    policy.require_capability(request.user, Capability.CASE_CREATE, action="case.create")
+    form = IntakeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        identity, declined = form.identity_data()
+        if form.is_valid():  # identity_data may add errors
+            try:
+                case = services.case_open(
+                    actor=request.user,  # type: ignore[arg-type]
+                    identity=identity,
+                    declined=declined,
+                    risk_level=form.cleaned_data["risk_level"],
+                    trafficking_types=form.cleaned_data["trafficking_types"],
+                    summary=form.cleaned_data["summary"] or None,
+                    referral_source=form.cleaned_data["referral_source"] or None,
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            except DomainError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                messages.success(request, f"Case {case.reference} opened. You are assigned.")
+                return redirect("cases:detail", reference=case.reference)
+    return render(request, "cases/intake.html", {"form": form}, status=_status(form))
+
+
+def _status(form: Any) -> int:
+    return 400 if form.is_bound and form.errors else 200
+
+
+def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    case = policy.case_for(request.user, reference, need=Capability.CASE_READ, action="case.view")
+    policy.require(request.user, case, Capability.CASE_READ, action="encounter.list")
+    clinical = policy.reads_clinical(request.user, case, action="clinical.list")
+    encounters = list(selectors.encounters_for(case=case))
+    return render(
+        request,
+        "cases/case_detail.html",
+        {
+            "case": case,
+            "encounters": encounters,
+            "show_clinical": clinical,
+            "can_reveal": policy.can(request.user, Capability.IDENTITY_READ),
+            "can_record": policy.can(request.user, Capability.ENCOUNTER_WRITE),
+        },
+    )
+
+
+@require_POST
+def identity_reveal(request: HttpRequest, reference: str) -> HttpResponse:
+    case = policy.case_for(
+        request.user, reference, need=Capability.IDENTITY_READ, action="identity.view"
+    )
+    identity = selectors.identity_for(case=case)
+    declined = set(identity.declined or [])
+    rows = []
+    for name in IDENTITY_FIELDS:
+        value = getattr(identity, name)
+        if isinstance(value, list):
+            value = ", ".join(value)
+        state = "declined" if name in declined else "unknown" if value is None else "given"
+        rows.append((name.replace("_", " ").capitalize(), state, value))
+    return render(request, "cases/identity.html", {"case": case, "rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+def encounter_new(request: HttpRequest, reference: str) -> HttpResponse:
+    case = policy.case_for(
+        request.user,
+        reference,
+        need=Capability.ENCOUNTER_WRITE,
+        action="encounter.create",
+        log_allowed=request.method == "GET",
+    )
+    clinical = policy.can(request.user, Capability.CLINICAL)
+    form = EncounterForm(
+        request.POST or None, clinical=clinical, initial={"occurred_at": timezone.localtime()}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.encounter_record(
+                actor=request.user,  # type: ignore[arg-type]
+                case=case,
+                clinical=form.clinical_data() if clinical else None,
+                **form.encounter_data(),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Encounter recorded.")
+            return redirect("cases:detail", reference=case.reference)
+    return render(
+        request,
+        "cases/encounter_form.html",
+        {"form": form, "case": case, "editing": False},
+        status=_status(form),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def encounter_edit(request: HttpRequest, reference: str, encounter_id: Any) -> HttpResponse:
+    case = policy.case_for(
+        request.user,
+        reference,
+        need=Capability.ENCOUNTER_WRITE,
+        action="encounter.view" if request.method == "GET" else "encounter.update",
+        log_allowed=request.method == "GET",
+    )
+    clinical = policy.reads_clinical(request.user, case, action="clinical.view")
+    encounter = selectors.encounter_for(case=case, encounter_id=encounter_id)
+    conflict = None
+    if request.method == "POST":
+        form = EncounterEditForm(request.POST, clinical=clinical)
+        if form.is_valid():
+            try:
+                services.encounter_update(
+                    actor=request.user,  # type: ignore[arg-type]
+                    case=case,
+                    encounter_id=encounter.pk,
+                    expected_version=form.cleaned_data["version"],
+                    changes=form.encounter_data(),
+                    clinical=form.clinical_data() if clinical else None,
+                    clinical_given=clinical,
+                )
+            except StaleVersion:
+                # Keep what this person typed, show what the other person saved, and let
+                # them merge by hand; never overwrite either silently.
+                conflict = selectors.encounter_for(case=case, encounter_id=encounter.pk)
+                form.add_error(
+                    None,
+                    "Someone else saved this encounter while you were editing. Your changes "
+                    "have not been saved. Compare with the saved version below, then save again.",
+                )
+                data = request.POST.copy()
+                data["version"] = str(conflict.version)
+                form.data = data
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, "Encounter updated.")
+                return redirect("cases:detail", reference=case.reference)
+    else:
+        initial = EncounterForm.initial_from(encounter, clinical=clinical)
+        initial["version"] = encounter.version
+        form = EncounterEditForm(initial=initial, clinical=clinical)
+    return render(
+        request,
+        "cases/encounter_form.html",
+        {
+            "form": form,
+            "case": case,
+            "editing": True,
+            "encounter": encounter,
+            "conflict": conflict,
+            "show_clinical": clinical,
+        },
+        status=409 if conflict else _status(form),
+    )

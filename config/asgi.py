@@ -1,0 +1,14 @@
+"""ASGI entry point. Refuses to start without a usable keyring (fail closed)."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+application = get_asgi_application()
+
+from access.crypto.keyring import require_keyring  # noqa: E402  (needs configured Django)
+
+require_keyring()

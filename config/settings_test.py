@@ -1,0 +1,38 @@
+"""Test settings: production settings with a throwaway keyring and plain HTTP.
+
+Everything else (DEBUG off, no autocreated keys) stays as in production, so tests
+exercise the real configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+_keyring_dir = Path(tempfile.mkdtemp(prefix="haven-test-keys-"))
+_keyring = _keyring_dir / "keyring.json"
+_keyring.write_text(
+    json.dumps(
+        {
+            "active": "k1",
+            "keys": {"k1": base64.b64encode(secrets.token_bytes(32)).decode()},
+            "index_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        }
+    )
+)
+os.environ.setdefault("HAVEN_KEYRING_FILE", str(_keyring))
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in prod
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+WHITENOISE_USE_FINDERS = True
