@@ -15,5 +15,5 @@ class SurvivorDataExceptionFilter(SafeExceptionReporterFilter):
             return {}
         return {key: self.cleansed_substitute for key in request.POST}
 
-    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> list[Any]:
-        return [("(hidden)", self.cleansed_substitute)]
+    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> Any:
+        return {"(hidden)": self.cleansed_substitute}.items()

@@ -94,12 +94,12 @@ class CaseGrant(UserObjectPermissionBase):
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
-    objects = CaseGrantQuerySet.as_manager()  # type: ignore[assignment]
+    objects = CaseGrantQuerySet.as_manager()  # type: ignore[assignment,misc]
 
     class Meta:
         # guardian's base makes (user, permission, object) unique; Haven keeps history
         # rows instead, so several grants (most of them ended) may exist per pair.
-        unique_together: list[str] = []
+        unique_together: list[str] = []  # type: ignore[misc]
         indexes = [
             models.Index(fields=["user", "content_object"], name="grant_user_case"),
             models.Index(fields=["content_object", "user"], name="grant_case_user"),

@@ -38,6 +38,14 @@ def _is_staff_member(user: Any) -> bool:
     return isinstance(user, User) and user.is_authenticated and user.is_active
 
 
+def acting_user(user: Any) -> User:
+    """The authenticated, active staff member behind a request, or refuse."""
+    if not _is_staff_member(user):
+        raise PermissionDenied
+    staff: User = user
+    return staff
+
+
 def can(user: Any, capability: Capability) -> bool:
     """Role capability only; says nothing about any particular record."""
     return _is_staff_member(user) and bool(user.has_capability(capability))

@@ -18,7 +18,7 @@ from audit.services import event_record
 if TYPE_CHECKING:
     from cases.models import Case
 
-TOKEN_PREFIX = "hvn_"
+TOKEN_PREFIX = "hvn_"  # noqa: S105  (a public prefix, not a secret)
 
 
 @transaction.atomic

@@ -78,7 +78,7 @@ class IdentityFieldsMixin(forms.Form):
         return identity, declined
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         for name in ("aliases", "languages"):
             try:
                 validators.validate_string_list(name, _lines(cleaned.get(name) or ""))

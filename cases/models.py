@@ -6,10 +6,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -97,6 +95,9 @@ class Identity(models.Model):
     class Meta:
         verbose_name_plural = "identities"
 
+    def __str__(self) -> str:
+        return f"identity of {self.survivor_id}"
+
     def clean(self) -> None:
         if self.date_of_birth is not None:
             validators.validate_birth_date(self.date_of_birth)
@@ -104,9 +105,6 @@ class Identity(models.Model):
         validators.validate_choices("declined", self.declined or [], list(IDENTITY_FIELDS))
         validators.validate_string_list("aliases", self.aliases)
         validators.validate_string_list("languages", self.languages)
-
-    def __str__(self) -> str:
-        return f"identity of {self.survivor_id}"
 
     def data_key(self) -> DataKey:
         return self.survivor.data_key()
@@ -157,13 +155,13 @@ class Case(models.Model):
     class Meta:
         indexes = [models.Index(fields=["team", "status"], name="case_team_status")]
 
+    def __str__(self) -> str:
+        return f"case {self.survivor_id}"
+
     def clean(self) -> None:
         validators.validate_choices(
             "trafficking_types", self.trafficking_types or [], TraffickingType.values
         )
-
-    def __str__(self) -> str:
-        return f"case {self.survivor_id}"
 
     @property
     def reference(self) -> str:
@@ -219,6 +217,9 @@ class Encounter(models.Model):
         ordering = ["-occurred_at", "-created_at"]
         indexes = [models.Index(fields=["case", "occurred_at"], name="encounter_case_when")]
 
+    def __str__(self) -> str:
+        return f"encounter {self.pk}"
+
     def clean(self) -> None:
         if self.occurred_at is not None:
             validators.validate_occurred_at(self.occurred_at)
@@ -229,9 +230,6 @@ class Encounter(models.Model):
         )
         if self.clinical is not None:
             validators.validate_clinical(self.clinical)
-
-    def __str__(self) -> str:
-        return f"encounter {self.pk}"
 
     def data_key(self) -> DataKey:
         return self.case.survivor.data_key()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from csp.constants import NONE, SELF
 
-from config.env import BASE_DIR, DEBUG, DEMO, RELAXED, VAR_DIR, env, mandatory_secret
+from config import env as haven_env
+from config.env import BASE_DIR, DEMO, RELAXED, VAR_DIR, env, mandatory_secret
 
+DEBUG = haven_env.DEBUG
 SECRET_KEY = mandatory_secret("DJANGO_SECRET_KEY")
 HAVEN_DEMO = DEMO
 ALLOWED_HOSTS: list[str] = env.list(
@@ -115,9 +117,11 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not RELAXED
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 0 if RELAXED else env.int("DJANGO_HSTS_SECONDS", default=31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not RELAXED
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=not RELAXED)
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# "same-origin", not "no-referrer": with no-referrer browsers send "Origin: null" on form
+# posts and CSRF origin checking (rightly) refuses them. URLs carry references only.
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = not RELAXED
 CSRF_COOKIE_SECURE = not RELAXED

@@ -36,3 +36,5 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = _keyring_dir / "static"
+STATIC_ROOT.mkdir(exist_ok=True)

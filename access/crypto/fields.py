@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core import checks
 from django.core.exceptions import FieldError, ValidationError
@@ -65,7 +65,13 @@ class _EncryptedAttribute(DeferredAttribute):
         instance.__dict__[self.field.attname] = value
 
 
-class EncryptedField(models.BinaryField):
+if TYPE_CHECKING:
+    _BinaryBase = models.BinaryField[Any, Any]
+else:
+    _BinaryBase = models.BinaryField
+
+
+class EncryptedField(_BinaryBase):
     descriptor_class = _EncryptedAttribute
     python_types: tuple[type, ...] = ()
 
@@ -82,7 +88,7 @@ class EncryptedField(models.BinaryField):
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         errors = super().check(**kwargs)
-        if self.db_index or self.unique:
+        if getattr(self, "db_index", False) or self.unique:
             errors.append(checks.Error("encrypted fields cannot be indexed", obj=self))
         return errors
 

@@ -155,7 +155,8 @@ class LocalKeyringProvider:
                     )
                 self._create()
                 stamp = self._stamp()
-                assert stamp is not None
+                if stamp is None:
+                    raise KeyringUnavailable(f"keyring file {self.path} could not be created")
             try:
                 text = self.path.read_text()
             except OSError as exc:

@@ -35,7 +35,7 @@ class StrictIntegerField(serializers.IntegerField):
         return int(super().to_internal_value(data))
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer[Any]):
     """Refuses unknown keys (a typo must not drop data on the floor) and non-objects."""
 
     def to_internal_value(self, data: Any) -> Any:

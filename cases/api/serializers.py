@@ -52,7 +52,7 @@ class IdentityPatchInput(IdentityInput):
     version = StrictIntegerField(required=False, min_value=1)
 
 
-class IdentityOutput(serializers.Serializer):
+class IdentityOutput(serializers.Serializer[Any]):
     given_name = serializers.CharField(allow_null=True)
     family_name = serializers.CharField(allow_null=True)
     aliases = serializers.ListField(child=serializers.CharField(), allow_null=True)
@@ -79,7 +79,7 @@ class CaseCreateInput(StrictSerializer):
     trafficking_types = choice_list(TraffickingType.values)
 
 
-class CaseListOutput(serializers.Serializer):
+class CaseListOutput(serializers.Serializer[Any]):
     reference = serializers.CharField(source="survivor.reference")
     status = serializers.CharField()
     risk_level = serializers.CharField()
@@ -88,7 +88,7 @@ class CaseListOutput(serializers.Serializer):
     next_follow_up = serializers.DateField(allow_null=True)
 
 
-class CaseOutput(serializers.Serializer):
+class CaseOutput(serializers.Serializer[Any]):
     reference = serializers.CharField(source="survivor.reference")
     team = serializers.CharField(source="team.slug")
     status = serializers.CharField()
@@ -154,7 +154,7 @@ class EncounterPatchInput(EncounterInput):
         return attrs
 
 
-class EncounterOutput(serializers.Serializer):
+class EncounterOutput(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     occurred_at = serializers.DateTimeField()
     kind = serializers.CharField()

@@ -45,7 +45,7 @@ class ApiView(APIView):
         view = super().as_view(**initkwargs)
         # DRF authenticates (Bearer token or session) and its IsAuthenticated default
         # refuses anonymous calls with 401; Django's login redirect must not run first.
-        view.login_required = False
+        view.login_required = False  # type: ignore[attr-defined]
         return view
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -56,11 +56,11 @@ class ApiView(APIView):
 
     def paginate(self, request: Request, queryset: Any) -> tuple[PageNumberPagination, list[Any]]:
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
+        page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=self)
         return paginator, list(page or [])
 
 
-def _validated(serializer_class: type[serializers.Serializer], data: Any) -> Any:
+def _validated(serializer_class: type[serializers.Serializer[Any]], data: Any) -> Any:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -73,7 +73,9 @@ class CaseListCreateApi(ApiView):
         summary="Cases the caller may read (no identity)",
     )
     def get(self, request: Request) -> Response:
-        paginator, page = self.paginate(request, selectors.case_list_for(user=request.user))
+        paginator, page = self.paginate(
+            request, selectors.case_list_for(user=policy.acting_user(request.user))
+        )
         policy.record_list(request.user, action="case.list", count=len(page))
         return paginator.get_paginated_response(s.CaseListOutput(page, many=True).data)
 
@@ -88,7 +90,7 @@ class CaseListCreateApi(ApiView):
         data = _validated(s.CaseCreateInput, request.data)
         identity = dict(data.get("identity", {}))
         case = services.case_open(
-            actor=request.user,
+            actor=policy.acting_user(request.user),
             identity={k: v for k, v in identity.items() if k != "declined"},
             declined=identity.get("declined", []),
             risk_level=data.get("risk_level", RiskLevel.MEDIUM),
@@ -138,7 +140,7 @@ class IdentityApi(ApiView):
         version = data.pop("version", None)
         declined = data.pop("declined", None)
         record = services.identity_rectify(
-            actor=request.user,
+            actor=policy.acting_user(request.user),
             case=case,
             changes=data,
             declined=declined,
@@ -191,7 +193,9 @@ class EncounterListCreateApi(ApiView):
         )
         data = dict(_validated(s.EncounterInput, request.data))
         _clinical_check(request, case, data)
-        encounter = services.encounter_record(actor=request.user, case=case, **data)
+        encounter = services.encounter_record(
+            actor=policy.acting_user(request.user), case=case, **data
+        )
         output = s.ClinicalEncounterOutput if "clinical" in data else s.EncounterOutput
         return Response(output(encounter).data, status=status.HTTP_201_CREATED)
 
@@ -229,7 +233,7 @@ class EncounterDetailApi(ApiView):
         clinical_given = _clinical_check(request, case, data)
         clinical = data.pop("clinical", None)
         encounter = services.encounter_update(
-            actor=request.user,
+            actor=policy.acting_user(request.user),
             case=case,
             encounter_id=encounter_id,
             expected_version=version,

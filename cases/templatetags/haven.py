@@ -13,6 +13,6 @@ _LABELS = {
 
 @register.filter
 def labels(values: list[str] | None, vocabulary: str) -> str:
-    """Human labels for a stored list of codes: ``{{ case.trafficking_types|labels:"trafficking" }}``."""
+    """Human labels for stored codes: ``{{ case.trafficking_types|labels:"trafficking" }}``."""
     names = _LABELS[vocabulary]
     return ", ".join(str(names.get(v, v)) for v in values or [])

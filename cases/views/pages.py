@@ -32,12 +32,10 @@ def _apply_errors(form: Any, exc: ValidationError) -> None:
 
 
 def my_cases(request: HttpRequest) -> HttpResponse:
-    cases = selectors.case_list_for(user=request.user)
+    cases = selectors.case_list_for(user=policy.acting_user(request.user))
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     policy.record_list(request.user, action="case.list", count=len(page.object_list))
-    return render(
-        request, "cases/my_cases.html", {"page": page, "today": timezone.localdate()}
-    )
+    return render(request, "cases/my_cases.html", {"page": page, "today": timezone.localdate()})
 
 
 @require_http_methods(["GET", "POST"])
@@ -49,7 +47,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():  # identity_data may add errors
             try:
                 case = services.case_open(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=policy.acting_user(request.user),
                     identity=identity,
                     declined=declined,
                     risk_level=form.cleaned_data["risk_level"],
@@ -122,7 +120,7 @@ def encounter_new(request: HttpRequest, reference: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.encounter_record(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=policy.acting_user(request.user),
                 case=case,
                 clinical=form.clinical_data() if clinical else None,
                 **form.encounter_data(),
@@ -157,7 +155,7 @@ def encounter_edit(request: HttpRequest, reference: str, encounter_id: Any) -> H
         if form.is_valid():
             try:
                 services.encounter_update(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=policy.acting_user(request.user),
                     case=case,
                     encounter_id=encounter.pk,
                     expected_version=form.cleaned_data["version"],

@@ -1,0 +1,145 @@
+"""The encrypted field layer: ciphertext only in the database, bound to its place,
+fail closed. AS9-STO-1, AS9-STO-2."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import FieldError
+from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from access.crypto.errors import DecryptionFailed, UnknownKey
+from cases.models import Case, Encounter, Identity
+from tests.factories import MARKERS, add_encounter, open_case
+
+pytestmark = pytest.mark.django_db
+
+
+def _raw(table: str, column: str, pk: object) -> bytes | None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])  # noqa: S608
+        value = cursor.fetchone()[0]
+    return None if value is None else bytes(value)
+
+
+def _set_raw(table: str, column: str, pk: object, value: bytes | None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [value, pk])  # noqa: S608
+
+
+def _pk(obj: object) -> object:
+    pk = obj.pk  # type: ignore[attr-defined]
+    return pk.hex if connection.vendor == "sqlite" else pk
+
+
+def _dump_all_tables() -> bytes:
+    """Every value of every Haven table, as bytes."""
+    blobs: list[bytes] = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {table}")  # noqa: S608
+            for row in cursor.fetchall():
+                for value in row:
+                    if isinstance(value, bytes | memoryview):
+                        blobs.append(bytes(value))
+                    elif value is not None:
+                        blobs.append(str(value).encode())
+    return b"\n".join(blobs)
+
+
+def test_it_stores_no_plaintext_of_encrypted_fields_anywhere_in_the_database(caseworker):
+    """AS9-STO-2: a copied database reveals nothing. Reads every raw column of every table."""
+    case = open_case(caseworker)
+    add_encounter(caseworker, case)
+    dump = _dump_all_tables()
+    for marker in MARKERS.values():
+        assert marker.encode() not in dump, marker
+    assert b"Zelphira".lower() not in dump.lower()
+
+
+def test_it_reads_back_what_it_wrote(caseworker):
+    case = open_case(caseworker)
+    identity = Identity.objects.select_related("survivor").get(survivor=case.survivor)
+    assert identity.given_name == MARKERS["given_name"]
+    assert Case.objects.get(pk=case.pk).summary == MARKERS["summary"]
+
+
+def test_it_refuses_a_ciphertext_copied_to_another_row(caseworker):
+    """AS9-STO-2: AAD binds a value to its primary key."""
+    case = open_case(caseworker)
+    first = add_encounter(caseworker, case, notes="first")
+    second = add_encounter(caseworker, case, notes="second")
+    _set_raw("cases_encounter", "notes", _pk(second), _raw("cases_encounter", "notes", _pk(first)))
+    with pytest.raises(DecryptionFailed):
+        _ = Encounter.objects.select_related("case__survivor").get(pk=second.pk).notes
+
+
+def test_it_refuses_a_ciphertext_copied_to_another_field(caseworker):
+    case = open_case(caseworker)
+    encounter = add_encounter(caseworker, case)
+    notes = _raw("cases_encounter", "notes", _pk(encounter))
+    _set_raw("cases_encounter", "location", _pk(encounter), notes)
+    with pytest.raises(DecryptionFailed):
+        _ = Encounter.objects.select_related("case__survivor").get(pk=encounter.pk).location
+
+
+def test_it_refuses_a_ciphertext_copied_from_another_survivor(caseworker):
+    """Another survivor's value names another data key: refused by key id, not tried."""
+    one = open_case(caseworker)
+    two = open_case(caseworker, summary="someone else")
+    _set_raw("cases_case", "summary", _pk(one), _raw("cases_case", "summary", _pk(two)))
+    with pytest.raises(UnknownKey):
+        _ = Case.objects.select_related("survivor").get(pk=one.pk).summary
+
+
+def test_it_refuses_truncated_or_altered_ciphertext(caseworker):
+    case = open_case(caseworker)
+    blob = _raw("cases_case", "summary", _pk(case))
+    assert blob is not None
+    for broken in (blob[:20], blob[:-1], blob[:-1] + bytes([blob[-1] ^ 1]), b"\x09" + blob[1:]):
+        _set_raw("cases_case", "summary", _pk(case), broken)
+        with pytest.raises((DecryptionFailed, UnknownKey)):
+            _ = Case.objects.select_related("survivor").get(pk=case.pk).summary
+
+
+def test_it_keeps_none_distinct_from_empty_string(caseworker):
+    case = open_case(caseworker, summary="", referral_source=None)
+    fresh = Case.objects.select_related("survivor").get(pk=case.pk)
+    assert fresh.summary == ""
+    assert fresh.referral_source is None
+    assert _raw("cases_case", "summary", _pk(case)) is not None
+    assert _raw("cases_case", "referral_source", _pk(case)) is None
+
+
+def test_it_refuses_lookups_other_than_isnull(caseworker):
+    open_case(caseworker)
+    with pytest.raises(FieldError):
+        list(Case.objects.filter(summary=MARKERS["summary"]))
+    with pytest.raises(FieldError):
+        list(Case.objects.filter(summary__icontains="MARKER"))
+    assert Case.objects.filter(summary__isnull=False).count() == 1
+
+
+def test_it_refuses_plaintext_sent_straight_to_the_database(caseworker):
+    """``QuerySet.update`` bypasses encryption, so the field refuses the value."""
+    open_case(caseworker)
+    with pytest.raises(TypeError):
+        Case.objects.update(summary="plaintext")
+
+
+def test_ciphertext_length_does_not_give_away_short_lengths(caseworker):
+    short = open_case(caseworker, summary="Al")
+    longer = open_case(caseworker, summary="Alexandrina")
+    assert len(_raw("cases_case", "summary", _pk(short))) == len(
+        _raw("cases_case", "summary", _pk(longer))
+    )
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=300).filter(lambda t: "\x00" not in t))
+def test_any_text_round_trips(caseworker, text):
+    case = open_case(caseworker, summary=text)
+    assert Case.objects.select_related("survivor").get(pk=case.pk).summary == text
