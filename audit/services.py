@@ -10,6 +10,7 @@ from audit.models import AccessEvent, Outcome
 
 _ACTION = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 _REASON = re.compile(r"^[a-z_]{0,64}$")
+_NAME = re.compile(r"^[a-z0-9_.-]{0,64}$")  # field names, key ids: never free text
 _DETAIL_VALUE_TYPES = (int, bool)
 
 
@@ -20,9 +21,9 @@ def _check_detail(detail: dict[str, Any]) -> dict[str, Any]:
     """
     for key, value in detail.items():
         if isinstance(value, list):
-            ok = all(isinstance(v, str) and _REASON.match(v) for v in value)
+            ok = all(isinstance(v, str) and _NAME.match(v) for v in value)
         elif isinstance(value, str):
-            ok = bool(_REASON.match(value))
+            ok = bool(_NAME.match(value))
         else:
             ok = isinstance(value, _DETAIL_VALUE_TYPES)
         if not ok or not _REASON.match(key):

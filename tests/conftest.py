@@ -78,3 +78,21 @@ def last_event() -> Callable[..., AccessEvent]:
         return event
 
     return latest
+
+
+@pytest.fixture
+def isolated_keyring(tmp_path: Any, settings: Any) -> Any:
+    """A private copy of the test keyring, so key operations in one test cannot
+    change the keys other tests use."""
+    import shutil
+    from pathlib import Path
+
+    from access.crypto import keyring
+
+    path = tmp_path / "keyring.json"
+    shutil.copy(Path(settings.HAVEN_KEYRING_FILE), path)
+    provider = keyring.LocalKeyringProvider(path)
+    keyring.set_provider(provider)
+    settings.HAVEN_KEYRING_FILE = str(path)
+    yield provider
+    keyring.set_provider(None)

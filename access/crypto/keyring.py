@@ -203,6 +203,44 @@ class LocalKeyringProvider:
             raise KeyringUnavailable("keyring has no index_key; run 'manage.py keys add'")
         return key
 
+    # --- key management (the local file only; a KMS manages its own keys) ---
+
+    def _read_for_update(self) -> tuple[str | None, dict[str, bytes], bytes | None]:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return None, {}, None
+        return parse_keyring(text)
+
+    def add_kek(self) -> str:
+        """Add a fresh KEK and make it active; creates the keyring on first use.
+        Returns the new key id. Existing keys stay, so nothing becomes unreadable."""
+        with self._lock:
+            _, keys, index_key = self._read_for_update()
+            number = len(keys) + 1
+            while f"k{number}" in keys:
+                number += 1
+            new_id = f"k{number}"
+            keys[new_id] = AESGCM.generate_key(256)
+            text = render_keyring(new_id, keys, index_key or secrets.token_bytes(KEY_BYTES))
+            write_keyring_file(self.path, text, exclusive=not self.path.exists())
+            self._loaded = None
+            return new_id
+
+    def retire_kek(self, kek_id: str) -> None:
+        """Remove a KEK from the file. The caller checks that nothing uses it."""
+        with self._lock:
+            active, keys, index_key = self._read_for_update()
+            if kek_id not in keys:
+                raise UnknownKey(f"no key {kek_id!r} in the keyring")
+            if kek_id == active:
+                raise KeyringUnavailable("the active key cannot be retired; add a new key first")
+            del keys[kek_id]
+            if active is None:
+                raise KeyringUnavailable("keyring has no active key")
+            write_keyring_file(self.path, render_keyring(active, keys, index_key))
+            self._loaded = None
+
 
 _provider: KeyProvider | None = None
 _provider_lock = threading.Lock()
