@@ -33,7 +33,9 @@ def test_add_rotate_retire_keeps_every_record_readable(isolated_keyring, api, ca
     status = _keys("status")
     assert "k1" in status and "k2" in status and "active" in status
     # Still readable before rotation: old DEKs stay under k1 until re-wrapped.
-    assert client.get(f"/api/v1/cases/{cases[0].reference}/").json()["summary"] == MARKERS["summary"]
+    assert (
+        client.get(f"/api/v1/cases/{cases[0].reference}/").json()["summary"] == MARKERS["summary"]
+    )
 
     with pytest.raises(CommandError, match="still wrapped by k1"):
         _keys("retire", "k1")
@@ -49,7 +51,9 @@ def test_add_rotate_retire_keeps_every_record_readable(isolated_keyring, api, ca
     for case in cases:
         response = client.get(f"/api/v1/cases/{case.reference}/identity/")
         assert response.json()["given_name"] == MARKERS["given_name"]
-    actions = set(AccessEvent.objects.filter(action__startswith="key.").values_list("action", flat=True))
+    actions = set(
+        AccessEvent.objects.filter(action__startswith="key.").values_list("action", flat=True)
+    )
     assert actions == {"key.add", "key.rotate", "key.retire"}
 
 
