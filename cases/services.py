@@ -51,6 +51,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _save_next_version(record: Identity | Encounter) -> None:
+    """Save an edited record as its next version (the caller holds its row lock and has
+    already kept the replaced values as a Revision)."""
+    record.version += 1
+    record.updated_at = timezone.now()
+    record.full_clean()
+    record.save()
+
+
 def _survivor_create() -> Survivor:
     for _ in range(10):
         survivor = Survivor(reference=new_reference())
@@ -144,10 +153,7 @@ def identity_rectify(
         changed_by=actor,
         previous=previous,
     )
-    record.version += 1
-    record.updated_at = timezone.now()
-    record.full_clean()
-    record.save()
+    _save_next_version(record)
     event_record(
         actor=actor,
         action="identity.update",
@@ -241,10 +247,7 @@ def encounter_update(
         setattr(encounter, name, value)
     if clinical_given:
         encounter.clinical = clinical
-    encounter.version += 1
-    encounter.updated_at = timezone.now()
-    encounter.full_clean()
-    encounter.save()
+    _save_next_version(encounter)
     event_record(
         actor=actor,
         action="encounter.update",
