@@ -131,3 +131,59 @@ def keys_retire(kek_id: str, *, actor: User | None = None) -> None:
         )
     _local().retire_kek(kek_id)
     event_record(actor=actor, action="key.retire", detail={"kek": kek_id.lower()})
+
+
+def keys_reindex(
+    *,
+    new_index_key: bool,
+    actor: User | None = None,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[str, int]:
+    """Rebuild the blind indexes, under a new index key if asked, then switch over.
+
+    With ``new_index_key``: add the key (not yet active; new and corrected identities are
+    indexed under both from now on), build every survivor's rows for it in batches, make
+    it active, then delete the old rows and retire the old key. Safe to re-run after a
+    crash: each batch replaces its own rows. Returns (index key id, survivors indexed).
+    """
+    from cases.models import Identity
+    from cases.services import identities_index
+
+    provider = _local()
+    old = provider.active_index_key_id()
+    target = provider.add_index_key() if new_index_key else old
+    if not new_index_key:
+        # A crashed earlier rotation may have left a non-active key: finish with it.
+        pending = sorted(set(provider.index_keys()) - {old})
+        target = pending[-1] if pending else old
+    done = 0
+    last: uuid.UUID | None = None
+    while True:
+        with transaction.atomic():
+            query = (
+                Identity.objects.select_for_update(of=("self",))
+                .select_related("survivor")
+                .filter(survivor__wrapped_dek__isnull=False)
+                .order_by("id")
+            )
+            if last is not None:
+                query = query.filter(id__gt=last)
+            batch = list(query[:batch_size])
+            if not batch:
+                break
+            identities_index(batch, key_ids=[target])
+        done += len(batch)
+        last = batch[-1].id
+        if progress is not None:
+            progress(len(batch))
+    if target != old:
+        from cases.models import BlindIndexEntry
+
+        provider.activate_index_key(target)
+        BlindIndexEntry.objects.exclude(key_id=target).delete()
+        provider.retire_index_key(old)
+    event_record(
+        actor=actor, action="key.reindex", detail={"index_key": target.lower(), "indexed": done}
+    )
+    return target, done

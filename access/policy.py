@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from cases.models import Case
 
 
+class RecordErased(Exception):
+    """The survivor's data key was destroyed: answered 410 Gone, with no data."""
+
+
 def _case_model() -> type[Case]:
     from cases.models import Case
 
@@ -61,7 +65,7 @@ def readable_cases(user: Any) -> QuerySet[Case]:
     relation = Q(pk__in=granted)
     if user.role == Role.SUPERVISOR and user.team_id is not None:
         relation |= Q(team_id=user.team_id)
-    return case_model.objects.filter(relation)
+    return case_model.objects.filter(relation, survivor__shredded_at__isnull=True)
 
 
 def relation_to(user: User, case: Case) -> str | None:
@@ -120,6 +124,9 @@ def case_for(
     relation = relation_to(user, case)
     if relation is None:
         raise _deny(user, action, canonical, "no_relation")
+    if case.survivor.shredded_at is not None:
+        _deny(user, action, canonical, "erased")
+        raise RecordErased
     if not can(user, need):
         raise _deny(user, action, canonical, "capability", forbidden=True)
     if log_allowed:
@@ -159,3 +166,21 @@ def require_capability(user: Any, capability: Capability, *, action: str) -> Non
     """For actions not tied to one case (intake, lists of the directory...)."""
     if not can(user, capability):
         raise _deny(user, action, "", "capability", forbidden=True)
+
+
+def record_duplicate_check(user: Any, *, readable: list[str], elsewhere: list[str]) -> None:
+    """An intake's duplicate check. Matches in cases the user may not open are each
+    recorded against that case, so its team's supervisor sees them; the user is told
+    only that a match exists."""
+    event_record(
+        actor=user,
+        action="intake.duplicate_check",
+        detail={"results": len(readable), "elsewhere": len(elsewhere)},
+    )
+    for reference in elsewhere:
+        event_record(
+            actor=user,
+            action="intake.possible_duplicate",
+            case_reference=reference,
+            reason="not_readable",
+        )

@@ -88,6 +88,10 @@ class IdentityFieldsMixin(forms.Form):
 
 
 class IntakeForm(IdentityFieldsMixin):
+    confirm_new_person = forms.BooleanField(
+        required=False,
+        label="I have checked: this is a different person. Open a new case.",
+    )
     risk_level = forms.ChoiceField(choices=RiskLevel.choices, initial=RiskLevel.MEDIUM)
     trafficking_types = forms.MultipleChoiceField(
         choices=TraffickingType.choices, required=False, widget=forms.CheckboxSelectMultiple
@@ -102,6 +106,24 @@ class IntakeForm(IdentityFieldsMixin):
             "Only what care needs now. Do not ask the person to retell what happened to them."
         ),
     )
+
+
+class SearchForm(forms.Form):
+    """Exact identity search. Sent by POST so that names never appear in a URL."""
+
+    given_name = forms.CharField(max_length=200, required=False)
+    family_name = forms.CharField(max_length=200, required=False)
+    date_of_birth = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    phone = forms.CharField(max_length=40, required=False)
+
+    def criteria(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not any(v not in ("", None) for v in cleaned.values()):
+            raise forms.ValidationError("Fill in at least one field to search.")
+        return cleaned
 
 
 class EncounterForm(forms.Form):

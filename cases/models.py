@@ -261,3 +261,27 @@ class Revision(models.Model):
 
     def data_key(self) -> DataKey:
         return self.survivor.data_key()
+
+
+class BlindIndexEntry(models.Model):
+    """One truncated HMAC of one identity field under one index key (see
+    ``access.crypto.blind``). Rows for a second index key exist only while the index
+    key is being rotated; shredding a survivor deletes theirs."""
+
+    survivor = models.ForeignKey(
+        Survivor, on_delete=models.CASCADE, related_name="blind_index_entries"
+    )
+    field = models.CharField(max_length=20)
+    key_id = models.CharField(max_length=32)
+    digest = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["field", "key_id", "digest"], name="bidx_lookup")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survivor", "field", "key_id"], name="bidx_one_per_field_and_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"blind index {self.field}/{self.key_id} of {self.survivor_id}"

@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Max, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from access import policy
+from access.crypto import blind
+from access.crypto.keyring import get_provider
 from access.models import User
-from cases.models import Case, Encounter, Identity
+from cases.models import BlindIndexEntry, Case, Encounter, Identity
 
 
 def case_list_for(*, user: User) -> QuerySet[Case]:
@@ -42,3 +46,84 @@ def encounter_for(*, case: Case, encounter_id: Any) -> Encounter:
 
 def identity_for(*, case: Case) -> Identity:
     return Identity.objects.select_related("survivor").get(survivor_id=case.survivor_id)
+
+
+def _blind_candidates(criteria: Mapping[str, object]) -> QuerySet[BlindIndexEntry] | None:
+    """Survivor ids whose blind index matches every criterion (a superset of the true
+    matches, by design), or None when a criterion cannot match anything."""
+    key_id = get_provider().active_index_key_id()
+    survivors: Any = None
+    for name, value in criteria.items():
+        normalised = blind.normalise(name, value)
+        if normalised is None:
+            return None
+        hits = BlindIndexEntry.objects.filter(
+            field=name, key_id=key_id, digest=blind.digest(name, normalised, key_id=key_id)
+        ).values("survivor_id")
+        survivors = hits if survivors is None else hits.filter(survivor_id__in=survivors)
+    return survivors  # type: ignore[no-any-return]
+
+
+def _confirmed(cases: QuerySet[Case], criteria: Mapping[str, object]) -> list[Case]:
+    """Decrypt each candidate's identity and keep the exact matches."""
+    found = []
+    for case in cases.select_related("survivor__identity"):
+        identity = case.survivor.identity
+        if all(
+            blind.matches(name, value, getattr(identity, name)) for name, value in criteria.items()
+        ):
+            found.append(case)
+    return found
+
+
+def case_search_for(*, user: User, criteria: Mapping[str, object]) -> list[Case]:
+    """Exact identity search, only among the cases ``user`` may read."""
+    survivors = _blind_candidates(criteria)
+    if survivors is None:
+        return []
+    candidates = case_list_for(user=user).filter(survivor_id__in=survivors)
+    return _confirmed(candidates, criteria)
+
+
+# A new intake is a possible duplicate of an existing survivor when any of these sets of
+# fields all match exactly.
+DUPLICATE_RULES = (
+    ("given_name", "family_name"),
+    ("phone",),
+    ("family_name", "date_of_birth"),
+    ("given_name", "date_of_birth"),
+)
+
+
+@dataclass
+class DuplicateReport:
+    readable: list[Case] = field(default_factory=list)
+    elsewhere: list[Case] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.readable or self.elsewhere)
+
+
+def possible_duplicates(*, user: User, identity: Mapping[str, object]) -> DuplicateReport:
+    """Existing survivors who may be the person being taken in, split into cases ``user``
+    may open and cases they may not (of which they are told only that one exists)."""
+    matched: dict[Any, Case] = {}
+    for rule in DUPLICATE_RULES:
+        criteria = {name: identity.get(name) for name in rule}
+        if any(value in (None, "") for value in criteria.values()):
+            continue
+        survivors = _blind_candidates(criteria)
+        if survivors is None:
+            continue
+        unerased = Case.objects.filter(
+            survivor_id__in=survivors, survivor__shredded_at__isnull=True
+        )
+        for case in _confirmed(unerased, criteria):
+            matched[case.pk] = case
+    if not matched:
+        return DuplicateReport()
+    readable = set(policy.readable_cases(user).filter(pk__in=matched).values_list("pk", flat=True))
+    report = DuplicateReport()
+    for pk, case in matched.items():
+        (report.readable if pk in readable else report.elsewhere).append(case)
+    return report

@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from access import policy
-from access.crypto.datakeys import new_data_key
+from access.crypto import blind
+from access.crypto.datakeys import WrappedDataKey, forget_data_key, new_data_key
 from access.models import User
 from access.roles import Capability
 from access.services import grant_assign
@@ -20,6 +21,7 @@ from audit.services import event_record
 from cases.errors import NoTeam, StaleVersion
 from cases.models import (
     IDENTITY_FIELDS,
+    BlindIndexEntry,
     Case,
     Encounter,
     Identity,
@@ -58,6 +60,37 @@ def _save_next_version(record: Identity | Encounter) -> None:
     record.updated_at = timezone.now()
     record.full_clean()
     record.save()
+
+
+def identity_index(identity: Identity) -> None:
+    """(Re)write the blind-index rows of one identity under every index key in the
+    keyring (during an index-key rebuild there are two)."""
+    identities_index([identity], key_ids=None)
+
+
+def identities_index(identities: list[Identity], *, key_ids: list[str] | None) -> None:
+    """(Re)write blind-index rows for many identities at once, under ``key_ids`` only
+    (an index-key rebuild) or every key in the keyring (None). Callers hold the
+    identities' row locks, so a concurrent correction cannot be overwritten."""
+    survivor_ids = [identity.survivor_id for identity in identities]
+    stale = BlindIndexEntry.objects.filter(survivor_id__in=survivor_ids)
+    if key_ids is not None:
+        stale = stale.filter(key_id__in=key_ids)
+    stale.delete()
+    rows = []
+    for identity in identities:
+        for field in blind.INDEXED_FIELDS:
+            for key_id, digest in blind.digests_for(field, getattr(identity, field)).items():
+                if key_ids is None or key_id in key_ids:
+                    rows.append(
+                        BlindIndexEntry(
+                            survivor_id=identity.survivor_id,
+                            field=field,
+                            key_id=key_id,
+                            digest=digest,
+                        )
+                    )
+    BlindIndexEntry.objects.bulk_create(rows, batch_size=2000)
 
 
 def _survivor_create() -> Survivor:
@@ -102,6 +135,7 @@ def case_open(
     record = Identity(survivor=survivor, declined=sorted(set(declined)) or None, **identity)
     record.full_clean()
     record.save(force_insert=True)
+    identity_index(record)
     case = Case(
         survivor=survivor,
         team_id=actor.team_id,
@@ -154,6 +188,7 @@ def identity_rectify(
         previous=previous,
     )
     _save_next_version(record)
+    identity_index(record)
     event_record(
         actor=actor,
         action="identity.update",
@@ -255,3 +290,26 @@ def encounter_update(
         detail={"fields": sorted(changes), "clinical": clinical_given},
     )
     return encounter
+
+
+@transaction.atomic
+def survivor_shred(*, case: Case, actor: User | None = None) -> None:
+    """Crypto-shredding: destroy the survivor's data key and blind indexes.
+
+    The ciphertext stays where it is, in the database and in every backup, and can no
+    longer be read by anyone; no other survivor's key is touched (AS9-END-3). Who may
+    ask for this and who approves it is the erasure workflow's business, not this one's.
+    """
+    survivor = Survivor.objects.select_for_update().get(pk=case.survivor_id)
+    if survivor.wrapped_dek is not None:
+        forget_data_key(
+            WrappedDataKey(
+                dek_id=survivor.dek_id, kek_id=survivor.kek_id, blob=bytes(survivor.wrapped_dek)
+            )
+        )
+    survivor.wrapped_dek = None
+    survivor.kek_id = ""
+    survivor.shredded_at = survivor.shredded_at or timezone.now()
+    survivor.save(update_fields=["wrapped_dek", "kek_id", "shredded_at"])
+    BlindIndexEntry.objects.filter(survivor=survivor).delete()
+    event_record(actor=actor, action="survivor.shred", case_reference=survivor.reference)

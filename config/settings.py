@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "audit.middleware.RequestContextMiddleware",
+    "access.middleware.CryptoFailureMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -201,3 +202,4 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "access.logging.SurvivorDataExceptionFilter"
 # guardian's ObjectPermissionBackend is deliberately not installed: ``user.has_perm(obj)``
 # would ignore grant expiry and revocation. All object access goes through access.policy.
 SILENCED_SYSTEM_CHECKS = ["guardian.W001"]
+HAVEN_BLIND_INDEX_BITS = env.int("HAVEN_BLIND_INDEX_BITS", default=14)

@@ -2,11 +2,13 @@
 
 The keyring file is JSON::
 
-    {"active": "k1", "keys": {"k1": "<base64 of 32 bytes>"}, "index_key": "<base64>"}
+    {"active": "k1", "keys": {"k1": "<base64 of 32 bytes>"},
+     "index_active": "i1", "index_keys": {"i1": "<base64 of 32 bytes>"}}
 
-``index_key`` is the root of the blind-index keys; it is separate from the KEKs so that
-rotating a KEK never changes a blind index. A file without it gets one when Haven next
-writes the keyring (``keys add``), and is refused for blind indexing until then.
+The index keys are the roots of the blind-index keys; they are separate from the KEKs so
+that rotating a KEK never changes a blind index. The short form ``"index_key": "<b64>"``
+is read as index key ``i1``. A file without any gets one at the next ``keys add``, and
+blind indexing is refused until then.
 
 A running process notices a changed file (by inode, size and mtime) on its next use, so
 ``keys add``, ``keys rotate`` and ``keys retire`` need no restart.
@@ -20,7 +22,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -46,11 +48,32 @@ class KeyProvider(Protocol):
 
     def unwrap(self, wrapped: bytes, *, aad: bytes) -> bytes: ...
 
-    def index_root_key(self) -> bytes: ...
+    def index_keys(self) -> Mapping[str, bytes]:
+        """Blind-index root keys by id: the active one, and during a rebuild the next."""
+        ...
+
+    def active_index_key_id(self) -> str: ...
 
     def generation(self) -> object:
         """Changes whenever the key material changes, so caches can be dropped."""
         ...
+
+
+@dataclass
+class KeyringDoc:
+    """The keyring file's content. Index keys are versioned like KEKs so that the
+    blind-index key can be rotated (``keys reindex --new-index-key``)."""
+
+    active: str | None = None
+    keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+    index_active: str | None = None
+    index_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def next_id(self, prefix: str, taken: Mapping[str, bytes]) -> str:
+        number = len(taken) + 1
+        while f"{prefix}{number}" in taken:
+            number += 1
+        return f"{prefix}{number}"
 
 
 @dataclass(frozen=True)
@@ -58,7 +81,8 @@ class _Loaded:
     stamp: tuple[int, int, int]
     active: str
     keks: Mapping[str, AESGCM] = field(repr=False)
-    index_key: bytes | None = field(repr=False)
+    index_active: str | None
+    index_keys: Mapping[str, bytes] = field(repr=False)
 
 
 def _decode_key(key_id: str, encoded: object) -> bytes:
@@ -73,35 +97,58 @@ def _decode_key(key_id: str, encoded: object) -> bytes:
     return raw
 
 
-def parse_keyring(text: str) -> tuple[str, dict[str, bytes], bytes | None]:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise KeyringUnavailable("keyring: file is not valid JSON") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), dict):
-        raise KeyringUnavailable('keyring: expected {"active": ..., "keys": {...}}')
-    keys: dict[str, bytes] = {}
-    for key_id, encoded in doc["keys"].items():
+def _decode_keys(name: str, value: object) -> dict[str, bytes]:
+    if not isinstance(value, dict):
+        raise KeyringUnavailable(f"keyring: {name!r} must be an object of id: key")
+    out = {}
+    for key_id, encoded in value.items():
         if not envelope.KEY_ID_PATTERN.match(key_id):
             raise KeyringUnavailable("keyring: key ids are 1-32 of A-Z a-z 0-9 _ -")
-        keys[key_id] = _decode_key(key_id, encoded)
-    active = doc.get("active")
-    if not isinstance(active, str) or active not in keys:
+        out[key_id] = _decode_key(key_id, encoded)
+    return out
+
+
+def parse_keyring(text: str) -> KeyringDoc:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KeyringUnavailable("keyring: file is not valid JSON") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("keys"), dict):
+        raise KeyringUnavailable('keyring: expected {"active": ..., "keys": {...}}')
+    doc = KeyringDoc(keys=_decode_keys("keys", raw["keys"]))
+    active = raw.get("active")
+    if not isinstance(active, str) or active not in doc.keys:
         raise KeyringUnavailable("keyring: 'active' must name one of its keys")
-    index_key = None
-    if "index_key" in doc:
-        index_key = _decode_key("index_key", doc["index_key"])
-    return active, keys, index_key
+    doc.active = active
+    if "index_keys" in raw:
+        doc.index_keys = _decode_keys("index_keys", raw["index_keys"])
+        doc.index_active = raw.get("index_active")
+        if doc.index_active not in doc.index_keys:
+            raise KeyringUnavailable("keyring: 'index_active' must name one of its index keys")
+    elif "index_key" in raw:  # the short form: one index key
+        doc.index_keys = {"i1": _decode_key("index_key", raw["index_key"])}
+        doc.index_active = "i1"
+    return doc
 
 
-def render_keyring(active: str, keys: Mapping[str, bytes], index_key: bytes | None) -> str:
-    doc: dict[str, object] = {
-        "active": active,
-        "keys": {kid: base64.b64encode(raw).decode() for kid, raw in keys.items()},
-    }
-    if index_key is not None:
-        doc["index_key"] = base64.b64encode(index_key).decode()
-    return json.dumps(doc, indent=2) + "\n"
+def render_keyring(doc: KeyringDoc) -> str:
+    def encode(keys: Mapping[str, bytes]) -> dict[str, str]:
+        return {kid: base64.b64encode(raw).decode() for kid, raw in keys.items()}
+
+    out: dict[str, object] = {"active": doc.active, "keys": encode(doc.keys)}
+    if doc.index_keys:
+        out["index_active"] = doc.index_active
+        out["index_keys"] = encode(doc.index_keys)
+    return json.dumps(out, indent=2) + "\n"
+
+
+def new_keyring() -> KeyringDoc:
+    return KeyringDoc(
+        active="k1",
+        keys={"k1": AESGCM.generate_key(256)},
+        index_active="i1",
+        index_keys={"i1": secrets.token_bytes(KEY_BYTES)},
+    )
 
 
 def write_keyring_file(path: Path, text: str, *, exclusive: bool = False) -> None:
@@ -161,17 +208,20 @@ class LocalKeyringProvider:
                 text = self.path.read_text()
             except OSError as exc:
                 raise KeyringUnavailable(f"keyring file {self.path} is unreadable") from exc
-            active, keys, index_key = parse_keyring(text)
+            doc = parse_keyring(text)
+            if doc.active is None:
+                raise KeyringUnavailable("keyring has no active key")
             self._loaded = _Loaded(
                 stamp=stamp,
-                active=active,
-                keks={kid: AESGCM(raw) for kid, raw in keys.items()},
-                index_key=index_key,
+                active=doc.active,
+                keks={kid: AESGCM(raw) for kid, raw in doc.keys.items()},
+                index_active=doc.index_active,
+                index_keys=dict(doc.index_keys),
             )
             return self._loaded
 
     def _create(self) -> None:
-        text = render_keyring("k1", {"k1": AESGCM.generate_key(256)}, secrets.token_bytes(32))
+        text = render_keyring(new_keyring())
         try:
             write_keyring_file(self.path, text, exclusive=True)
         except FileExistsError:
@@ -197,49 +247,84 @@ class LocalKeyringProvider:
             raise UnknownKey(f"key-encryption key {kek_id!r} is not in the keyring")
         return envelope.open_sealed(kek, wrapped, aad)
 
-    def index_root_key(self) -> bytes:
-        key = self._current().index_key
-        if key is None:
-            raise KeyringUnavailable("keyring has no index_key; run 'manage.py keys add'")
-        return key
+    def index_keys(self) -> Mapping[str, bytes]:
+        return self._current().index_keys
+
+    def active_index_key_id(self) -> str:
+        active = self._current().index_active
+        if active is None:
+            raise KeyringUnavailable("keyring has no index key; run 'manage.py keys add'")
+        return active
 
     # --- key management (the local file only; a KMS manages its own keys) ---
 
-    def _read_for_update(self) -> tuple[str | None, dict[str, bytes], bytes | None]:
-        try:
-            text = self.path.read_text()
-        except FileNotFoundError:
-            return None, {}, None
-        return parse_keyring(text)
+    def _update(self, change: Callable[[KeyringDoc], str]) -> str:
+        with self._lock:
+            try:
+                doc = parse_keyring(self.path.read_text())
+                existed = True
+            except FileNotFoundError:
+                doc, existed = KeyringDoc(), False
+            result = change(doc)
+            write_keyring_file(self.path, render_keyring(doc), exclusive=not existed)
+            self._loaded = None
+            return result
 
     def add_kek(self) -> str:
         """Add a fresh KEK and make it active; creates the keyring on first use.
-        Returns the new key id. Existing keys stay, so nothing becomes unreadable."""
-        with self._lock:
-            _, keys, index_key = self._read_for_update()
-            number = len(keys) + 1
-            while f"k{number}" in keys:
-                number += 1
-            new_id = f"k{number}"
-            keys[new_id] = AESGCM.generate_key(256)
-            text = render_keyring(new_id, keys, index_key or secrets.token_bytes(KEY_BYTES))
-            write_keyring_file(self.path, text, exclusive=not self.path.exists())
-            self._loaded = None
+        Existing keys stay, so nothing becomes unreadable."""
+
+        def change(doc: KeyringDoc) -> str:
+            new_id = doc.next_id("k", doc.keys)
+            doc.keys[new_id] = AESGCM.generate_key(256)
+            doc.active = new_id
+            if not doc.index_keys:
+                doc.index_keys, doc.index_active = {"i1": secrets.token_bytes(KEY_BYTES)}, "i1"
             return new_id
+
+        return self._update(change)
 
     def retire_kek(self, kek_id: str) -> None:
         """Remove a KEK from the file. The caller checks that nothing uses it."""
-        with self._lock:
-            active, keys, index_key = self._read_for_update()
-            if kek_id not in keys:
+
+        def change(doc: KeyringDoc) -> str:
+            if kek_id not in doc.keys:
                 raise UnknownKey(f"no key {kek_id!r} in the keyring")
-            if kek_id == active:
+            if kek_id == doc.active:
                 raise KeyringUnavailable("the active key cannot be retired; add a new key first")
-            del keys[kek_id]
-            if active is None:
-                raise KeyringUnavailable("keyring has no active key")
-            write_keyring_file(self.path, render_keyring(active, keys, index_key))
-            self._loaded = None
+            del doc.keys[kek_id]
+            return kek_id
+
+        self._update(change)
+
+    def add_index_key(self) -> str:
+        """A new index key, not yet active: indexes are built for it before switching."""
+
+        def change(doc: KeyringDoc) -> str:
+            new_id = doc.next_id("i", doc.index_keys)
+            doc.index_keys[new_id] = secrets.token_bytes(KEY_BYTES)
+            doc.index_active = doc.index_active or new_id
+            return new_id
+
+        return self._update(change)
+
+    def activate_index_key(self, key_id: str) -> None:
+        def change(doc: KeyringDoc) -> str:
+            if key_id not in doc.index_keys:
+                raise UnknownKey(f"no index key {key_id!r} in the keyring")
+            doc.index_active = key_id
+            return key_id
+
+        self._update(change)
+
+    def retire_index_key(self, key_id: str) -> None:
+        def change(doc: KeyringDoc) -> str:
+            if key_id == doc.index_active:
+                raise KeyringUnavailable("the active index key cannot be retired")
+            doc.index_keys.pop(key_id, None)
+            return key_id
+
+        self._update(change)
 
 
 _provider: KeyProvider | None = None
@@ -267,5 +352,4 @@ def set_provider(provider: KeyProvider | None) -> None:
 
 def require_keyring() -> None:
     """Fail start-up loudly when the keys cannot be used."""
-    provider = get_provider()
-    provider.active_kek_id()
+    get_provider().active_kek_id()

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from access.crypto.errors import CryptoError, DataKeyDestroyed
+from access.policy import RecordErased
 from cases.errors import DomainError
 
 logger = logging.getLogger("haven.api")
@@ -37,7 +38,7 @@ def _field_codes(detail: Any) -> Any:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response({"code": exc.code, "detail": exc.detail, **exc.extra}, status=exc.status)
-    if isinstance(exc, DataKeyDestroyed):
+    if isinstance(exc, DataKeyDestroyed | RecordErased):
         return Response(
             {"code": "gone", "detail": "This record was erased."}, status=status.HTTP_410_GONE
         )

@@ -79,6 +79,29 @@ class CaseCreateInput(StrictSerializer):
     trafficking_types = choice_list(TraffickingType.values)
 
 
+class CaseSearchInput(StrictSerializer):
+    given_name = text(200, allow_null=False)
+    family_name = text(200, allow_null=False)
+    date_of_birth = serializers.DateField(required=False)
+    phone = text(40, allow_null=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Give at least one of the search fields."]}, code="required"
+            )
+        return attrs
+
+
+class DuplicatesOutput(serializers.Serializer[Any]):
+    readable = serializers.ListField(
+        child=serializers.CharField(), help_text="references of matching cases you may open"
+    )
+    elsewhere = serializers.BooleanField(
+        help_text="a match exists in a case you cannot open; a supervisor can check it"
+    )
+
+
 class CaseListOutput(serializers.Serializer[Any]):
     reference = serializers.CharField(source="survivor.reference")
     status = serializers.CharField()
@@ -103,6 +126,10 @@ class CaseOutput(serializers.Serializer[Any]):
 
     def get_trafficking_types(self, obj: Any) -> list[str]:
         return list(obj.trafficking_types or [])
+
+
+class CaseCreatedOutput(CaseOutput):
+    possible_duplicates = DuplicatesOutput()
 
 
 class ClinicalEntry(StrictSerializer):

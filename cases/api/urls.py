@@ -7,6 +7,7 @@ from cases.api import views
 api_v1 = (
     [
         path("cases/", views.CaseListCreateApi.as_view(), name="cases"),
+        path("cases/search/", views.CaseSearchApi.as_view(), name="case-search"),
         path("cases/<str:reference>/", views.CaseDetailApi.as_view(), name="case"),
         path("cases/<str:reference>/identity/", views.IdentityApi.as_view(), name="identity"),
         path(

@@ -82,23 +82,80 @@ class CaseListCreateApi(ApiView):
     @extend_schema(
         operation_id="cases_create",
         request=s.CaseCreateInput,
-        responses={201: s.CaseOutput, **ERRORS},
+        responses={201: s.CaseCreatedOutput, **ERRORS},
         summary="Intake: open a case for a survivor; the caller is assigned",
+        description=(
+            "Always creates the case. `possible_duplicates` lists matching cases the caller "
+            "may open, and says whether a match exists in a case they may not open."
+        ),
     )
     def post(self, request: Request) -> Response:
         policy.require_capability(request.user, Capability.CASE_CREATE, action="case.create")
+        actor = policy.acting_user(request.user)
         data = _validated(s.CaseCreateInput, request.data)
         identity = dict(data.get("identity", {}))
+        declined = identity.pop("declined", [])
+        duplicates = selectors.possible_duplicates(user=actor, identity=identity)
+        policy.record_duplicate_check(
+            actor,
+            readable=[c.reference for c in duplicates.readable],
+            elsewhere=[c.reference for c in duplicates.elsewhere],
+        )
         case = services.case_open(
-            actor=policy.acting_user(request.user),
-            identity={k: v for k, v in identity.items() if k != "declined"},
-            declined=identity.get("declined", []),
+            actor=actor,
+            identity=identity,
+            declined=declined,
             risk_level=data.get("risk_level", RiskLevel.MEDIUM),
             trafficking_types=data.get("trafficking_types", []),
             summary=data.get("summary"),
             referral_source=data.get("referral_source"),
         )
-        return Response(s.CaseOutput(case).data, status=status.HTTP_201_CREATED)
+        case.possible_duplicates = {  # type: ignore[attr-defined]
+            "readable": [c.reference for c in duplicates.readable],
+            "elsewhere": bool(duplicates.elsewhere),
+        }
+        return Response(s.CaseCreatedOutput(case).data, status=status.HTTP_201_CREATED)
+
+
+SEARCH_DESCRIPTION = (
+    "Exact match (case, Unicode form, spacing and phone punctuation are ignored) through "
+    "blind indexes, only among cases the caller may read, for roles that may see identity. "
+    "POST with a JSON body is preferred: it keeps names out of URLs and proxy logs. The "
+    "access event records which fields were searched and how many results came back, "
+    "never the values."
+)
+
+
+class CaseSearchApi(ApiView):
+    def _search(self, request: Request, raw: Any) -> Response:
+        actor = policy.acting_user(request.user)
+        policy.require_capability(actor, Capability.IDENTITY_READ, action="case.search")
+        criteria = _validated(s.CaseSearchInput, raw)
+        found = selectors.case_search_for(user=actor, criteria=criteria)
+        paginator, page = self.paginate(request, found)
+        policy.record_list(actor, action="case.search", count=len(found), fields=list(criteria))
+        return paginator.get_paginated_response(s.CaseListOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="cases_search",
+        parameters=[s.CaseSearchInput],
+        responses={200: s.CaseListOutput(many=True), **ERRORS},
+        summary="Exact identity search",
+        description=SEARCH_DESCRIPTION,
+    )
+    def get(self, request: Request) -> Response:
+        params = {k: v for k, v in request.query_params.items() if k != "page" and v != ""}
+        return self._search(request, params)
+
+    @extend_schema(
+        operation_id="cases_search_post",
+        request=s.CaseSearchInput,
+        responses={200: s.CaseListOutput(many=True), **ERRORS},
+        summary="Exact identity search (values in the body)",
+        description=SEARCH_DESCRIPTION,
+    )
+    def post(self, request: Request) -> Response:
+        return self._search(request, request.data)
 
 
 class CaseDetailApi(ApiView):

@@ -17,7 +17,7 @@ from access import policy
 from access.roles import Capability
 from cases import selectors, services
 from cases.errors import DomainError, StaleVersion
-from cases.forms import EncounterEditForm, EncounterForm, IntakeForm
+from cases.forms import EncounterEditForm, EncounterForm, IntakeForm, SearchForm
 from cases.models import IDENTITY_FIELDS
 
 PAGE_SIZE = 25
@@ -31,20 +31,47 @@ def _apply_errors(form: Any, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
+@require_http_methods(["GET", "POST"])
 def my_cases(request: HttpRequest) -> HttpResponse:
-    cases = selectors.case_list_for(user=policy.acting_user(request.user))
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
-    policy.record_list(request.user, action="case.list", count=len(page.object_list))
-    return render(request, "cases/my_cases.html", {"page": page, "today": timezone.localdate()})
+    """The caseload, and on POST an exact identity search among it (POST keeps the
+    searched names out of URLs, browser history and proxy logs)."""
+    actor = policy.acting_user(request.user)
+    searched = request.method == "POST"
+    if searched:
+        policy.require_capability(actor, Capability.IDENTITY_READ, action="case.search")
+    search = SearchForm(request.POST if searched else None)
+    if not policy.can(actor, Capability.IDENTITY_READ):
+        search = None
+    if searched and search is not None and search.is_valid():
+        criteria = search.criteria()
+        found = selectors.case_search_for(user=actor, criteria=criteria)
+        policy.record_list(actor, action="case.search", count=len(found), fields=list(criteria))
+        page = Paginator(found, PAGE_SIZE).get_page(1)
+    else:
+        cases = selectors.case_list_for(user=actor)
+        page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+        policy.record_list(actor, action="case.list", count=len(page.object_list))
+    context = {"page": page, "today": timezone.localdate(), "search": search, "searched": searched}
+    status = 400 if searched and search is not None and search.errors else 200
+    return render(request, "cases/my_cases.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 def case_new(request: HttpRequest) -> HttpResponse:
     policy.require_capability(request.user, Capability.CASE_CREATE, action="case.create")
+    actor = policy.acting_user(request.user)
     form = IntakeForm(request.POST or None)
+    duplicates = None
     if request.method == "POST" and form.is_valid():
         identity, declined = form.identity_data()
-        if form.is_valid():  # identity_data may add errors
+        if form.is_valid() and not form.cleaned_data["confirm_new_person"]:
+            duplicates = selectors.possible_duplicates(user=actor, identity=identity)
+            policy.record_duplicate_check(
+                actor,
+                readable=[c.reference for c in duplicates.readable],
+                elsewhere=[c.reference for c in duplicates.elsewhere],
+            )
+        if form.is_valid() and not duplicates:  # identity_data may add errors
             try:
                 case = services.case_open(
                     actor=policy.acting_user(request.user),
@@ -62,7 +89,12 @@ def case_new(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Case {case.reference} opened. You are assigned.")
                 return redirect("cases:detail", reference=case.reference)
-    return render(request, "cases/intake.html", {"form": form}, status=_status(form))
+    return render(
+        request,
+        "cases/intake.html",
+        {"form": form, "duplicates": duplicates},
+        status=409 if duplicates else _status(form),
+    )
 
 
 def _status(form: Any) -> int:

@@ -41,7 +41,8 @@ def test_a_missing_keyring_is_created_in_demo_mode_with_owner_only_access(tmp_pa
     provider = keyring.LocalKeyringProvider(path, autocreate=True)
     assert provider.active_kek_id() == "k1"
     assert path.stat().st_mode & 0o077 == 0
-    assert len(provider.index_root_key()) == 32
+    assert provider.active_index_key_id() == "i1"
+    assert len(provider.index_keys()["i1"]) == 32
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,50 @@ def test_keys_add_creates_a_keyring_on_first_installation(tmp_path, settings):
     try:
         assert "added key k1" in _keys("add")
         doc = json.loads(path.read_text())
-        assert doc["active"] == "k1" and "index_key" in doc
+        assert doc["active"] == "k1" and doc["index_active"] == "i1"
         assert path.stat().st_mode & 0o077 == 0
     finally:
         keyring.set_provider(None)
+
+
+def test_reindex_with_a_new_index_key_switches_over_and_search_keeps_working(
+    isolated_keyring, api, caseworker
+):
+    from cases.models import BlindIndexEntry
+
+    case = open_case(caseworker)
+    old_digests = set(BlindIndexEntry.objects.values_list("key_id", "digest"))
+    out = _keys("reindex", "--new-index-key", "--batch-size", "1")
+    assert "indexed 1 survivors under index key i2" in out
+    doc = json.loads(Path(isolated_keyring.path).read_text())
+    assert doc["index_active"] == "i2" and set(doc["index_keys"]) == {"i2"}
+    assert set(BlindIndexEntry.objects.values_list("key_id", flat=True)) == {"i2"}
+    assert set(BlindIndexEntry.objects.values_list("key_id", "digest")) != old_digests
+    found = api(caseworker).get("/api/v1/cases/search/", {"family_name": MARKERS["family_name"]})
+    assert [r["reference"] for r in found.json()["results"]] == [case.reference]
+    assert AccessEvent.objects.filter(action="key.reindex").count() == 1
+
+
+def test_an_intake_during_an_index_rebuild_is_indexed_under_both_keys(isolated_keyring, caseworker):
+    from cases.models import BlindIndexEntry
+
+    isolated_keyring.add_index_key()
+    case = open_case(caseworker, identity={"family_name": "Midway"})
+    keys_used = set(
+        BlindIndexEntry.objects.filter(survivor=case.survivor).values_list("key_id", flat=True)
+    )
+    assert keys_used == {"i1", "i2"}
+
+
+def test_key_commands_never_print_or_log_key_material(isolated_keyring, caseworker, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    open_case(caseworker)
+    output = _keys("add") + _keys("rotate") + _keys("status") + _keys("reindex")
+    doc = json.loads(Path(isolated_keyring.path).read_text())
+    secrets_ = [*doc["keys"].values(), *doc["index_keys"].values()]
+    for encoded in secrets_:
+        assert encoded not in output and encoded not in caplog.text
+    events = str(list(AccessEvent.objects.values()))
+    assert not any(encoded in events for encoded in secrets_)
