@@ -39,7 +39,7 @@ def my_cases(request: HttpRequest) -> HttpResponse:
     searched = request.method == "POST"
     if searched:
         policy.require_capability(actor, Capability.IDENTITY_READ, action="case.search")
-    search = SearchForm(request.POST if searched else None)
+    search: SearchForm | None = SearchForm(request.POST if searched else None)
     if not policy.can(actor, Capability.IDENTITY_READ):
         search = None
     if searched and search is not None and search.is_valid():
