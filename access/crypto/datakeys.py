@@ -35,13 +35,22 @@ class WrappedDataKey:
 
 @dataclass(frozen=True)
 class DataKey:
-    """An unwrapped DEK, held only in memory."""
+    """An unwrapped DEK, held only in memory, with its per-field ciphers."""
 
     dek_id: str
     secret: bytes = field(repr=False)
+    _ciphers: dict[str, AESGCM] = field(default_factory=dict, repr=False, compare=False)
+
+    header: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header", envelope.header_for(self.dek_id))
 
     def cipher_for(self, label: str) -> AESGCM:
-        return _field_cipher(self.secret, label)
+        cipher = self._ciphers.get(label)
+        if cipher is None:
+            cipher = self._ciphers[label] = _field_cipher(self.secret, label)
+        return cipher
 
 
 def _wrap_aad(survivor_id: uuid.UUID, dek_id: str) -> bytes:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from access.crypto.errors import DecryptionFailed
+from access.crypto.errors import DecryptionFailed, UnknownKey
 
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
@@ -22,10 +23,15 @@ TAG_BYTES = 16
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
-def seal(aead: AESGCM, key_id: str, plaintext: bytes, aad: bytes) -> bytes:
+@lru_cache(maxsize=256)
+def header_for(key_id: str) -> bytes:
     encoded_id = key_id.encode("ascii")
+    return bytes((FORMAT_VERSION, len(encoded_id))) + encoded_id
+
+
+def seal(aead: AESGCM, key_id: str, plaintext: bytes, aad: bytes) -> bytes:
+    header = header_for(key_id)
     nonce = os.urandom(NONCE_BYTES)
-    header = bytes((FORMAT_VERSION, len(encoded_id))) + encoded_id
     return header + nonce + aead.encrypt(nonce, plaintext, header + aad)
 
 
@@ -42,13 +48,24 @@ def key_id_of(blob: bytes) -> str:
         raise DecryptionFailed("malformed key id") from exc
 
 
-def open_sealed(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
-    key_id_of(blob)  # validates version and length
-    header_len = 2 + blob[1]
-    header = blob[:header_len]
-    nonce = blob[header_len : header_len + NONCE_BYTES]
+def open_sealed(aead: AESGCM, blob: bytes, aad: bytes, *, key_id: str | None = None) -> bytes:
+    """Decrypt; with ``key_id``, first refuse a blob written under another key."""
+    if key_id is None:
+        return open_with_header(aead, blob, aad, header_for(key_id_of(blob)))
+    return open_with_header(aead, blob, aad, header_for(key_id))
+
+
+def open_with_header(aead: AESGCM, blob: bytes, aad: bytes, header: bytes) -> bytes:
+    """Decrypt a blob that must carry exactly ``header`` (format version and key id).
+    The hot path of every read: one comparison, one decryption."""
+    start = len(header)
+    if blob[:start] != header or len(blob) < start + NONCE_BYTES + TAG_BYTES:
+        key_id_of(blob)  # raises DecryptionFailed if the blob is malformed
+        raise UnknownKey("value was written under another key")
     try:
-        return aead.decrypt(nonce, blob[header_len + NONCE_BYTES :], header + aad)
+        return aead.decrypt(
+            blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :], header + aad
+        )
     except InvalidTag as exc:
         raise DecryptionFailed("ciphertext does not authenticate in this place") from exc
 
@@ -58,9 +75,11 @@ def open_sealed(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
 _PAD_BLOCK = 16
 
 
+_PADS = [b"\x80" + b"\x00" * (n - 1) for n in range(_PAD_BLOCK + 1)]
+
+
 def pad(data: bytes) -> bytes:
-    padded = data + b"\x80"
-    return padded + b"\x00" * (-len(padded) % _PAD_BLOCK)
+    return data + _PADS[_PAD_BLOCK - len(data) % _PAD_BLOCK]
 
 
 def unpad(data: bytes) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core import checks
@@ -24,11 +25,11 @@ from django.db.models.query_utils import DeferredAttribute
 
 from access.crypto import envelope
 from access.crypto.datakeys import DataKey
-from access.crypto.errors import UnknownKey
 
 
 class Sealed:
-    """Ciphertext as read from the database, not yet opened."""
+    """Ciphertext on its way to the database: the only thing ``get_db_prep_value``
+    accepts, so plaintext handed to ``QuerySet.update()`` is refused."""
 
     __slots__ = ("blob",)
 
@@ -47,6 +48,11 @@ class KeyOwner(Protocol):
     def data_key(self) -> DataKey: ...
 
 
+_CIPHERTEXT = (bytes, memoryview)
+"""What the database hands back for an encrypted column. No encrypted field has a
+bytes plaintext type, so bytes on an instance can only be ciphertext not yet opened."""
+
+
 class _EncryptedAttribute(DeferredAttribute):
     """Data descriptor: decrypts on first read, keeps plaintext on the instance only."""
 
@@ -55,11 +61,16 @@ class _EncryptedAttribute(DeferredAttribute):
     def __get__(self, instance: Any, cls: Any = None) -> Any:
         if instance is None:
             return self
-        value = super().__get__(instance, cls)
-        if isinstance(value, Sealed):
-            value = self.field.open(instance, value)
-            instance.__dict__[self.field.attname] = value
+        data = instance.__dict__
+        attname = self.field.attname
+        value = data[attname] if attname in data else super().__get__(instance, cls)
+        if isinstance(value, _CIPHERTEXT):
+            value = data[attname] = self.field.open(instance, bytes(value))
         return value
+
+    # The read path of every list and page goes through here once per field per row;
+    # ``EncryptedField.open`` keeps it to one dictionary look-up for the key, one for the
+    # primary key's bytes, one comparison of the header and one AES-GCM decryption.
 
     def __set__(self, instance: Any, value: Any) -> None:
         instance.__dict__[self.field.attname] = value
@@ -100,40 +111,65 @@ class EncryptedField(_BinaryBase):
         raise NotImplementedError
 
     # --- crypto ---
+    def contribute_to_class(self, cls: Any, name: str, private_only: bool = False) -> None:
+        super().contribute_to_class(cls, name, private_only)
+        # Computed once: the hot path (every read of every field) must not rebuild them.
+        self._label = f"{cls._meta.label_lower}.{name}"
+        self._aad_prefix = f"haven-field-v1|{self._label}|".encode()
+
     def label(self) -> str:
-        return f"{self.model._meta.label_lower}.{self.name}"
+        return self._label
 
     def aad(self, instance: Any) -> bytes:
-        if instance.pk is None:
-            raise FieldError(f"{self.label()}: primary key must be set before encrypting")
-        return f"haven-field-v1|{self.label()}|{instance.pk}".encode()
+        pk = instance.pk
+        if pk is None:
+            raise FieldError(f"{self._label}: primary key must be set before encrypting")
+        cached: tuple[Any, bytes] | None = instance.__dict__.get("_haven_pk_bytes")
+        if cached is None or cached[0] is not pk:
+            cached = (pk, (pk.hex if isinstance(pk, uuid.UUID) else str(pk)).encode())
+            instance.__dict__["_haven_pk_bytes"] = cached
+        return self._aad_prefix + cached[1]
+
+    @staticmethod
+    def _key(instance: KeyOwner) -> DataKey:
+        """The owner's data key, remembered on the instance for its other fields (an
+        instance lives for one request; the unwrapped key never leaves memory)."""
+        key: DataKey | None = instance.__dict__.get("_haven_data_key")
+        if key is None:
+            key = instance.__dict__["_haven_data_key"] = instance.data_key()
+        return key
 
     def seal(self, instance: KeyOwner, value: Any) -> Sealed:
-        key = instance.data_key()
+        key = self._key(instance)
         plaintext = envelope.pad(self.encode(value))
         return Sealed(
-            envelope.seal(key.cipher_for(self.label()), key.dek_id, plaintext, self.aad(instance))
+            envelope.seal(key.cipher_for(self._label), key.dek_id, plaintext, self.aad(instance))
         )
 
-    def open(self, instance: KeyOwner, sealed: Sealed) -> Any:
-        key = instance.data_key()
-        if envelope.key_id_of(sealed.blob) != key.dek_id:
-            raise UnknownKey(f"{self.label()}: value was written under another data key")
-        plaintext = envelope.open_sealed(
-            key.cipher_for(self.label()), sealed.blob, self.aad(instance)
+    def open(self, instance: KeyOwner, blob: bytes) -> Any:
+        """Decrypt; a value written under another survivor's key is refused by its key
+        id (``UnknownKey``), a value moved from another place by its AAD."""
+        data = instance.__dict__
+        key = data.get("_haven_data_key") or self._key(instance)
+        pk_bytes = data.get("_haven_pk_bytes")
+        aad = (
+            self._aad_prefix + pk_bytes[1]
+            if pk_bytes is not None and pk_bytes[0] is instance.pk
+            else self.aad(instance)
         )
+        cipher = key._ciphers.get(self._label) or key.cipher_for(self._label)
+        plaintext = envelope.open_with_header(cipher, blob, aad, key.header)
         return self.decode(envelope.unpad(plaintext))
 
-    # --- Django plumbing ---
-    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Sealed | None:
-        if value is None:
-            return None
-        return Sealed(bytes(value))
+    # No from_db_value: the raw bytes stay on the instance until first read (one
+    # converter call per column per row saved on every list).
 
     def pre_save(self, model_instance: Any, add: bool) -> Sealed | None:
         value = model_instance.__dict__.get(self.attname)
         if value is None or isinstance(value, Sealed):
-            return value  # untouched ciphertext stays as it is
+            return value
+        if isinstance(value, _CIPHERTEXT):
+            return Sealed(bytes(value))  # read from the database, never opened: unchanged
         return self.seal(model_instance, value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:

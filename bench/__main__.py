@@ -1,0 +1,104 @@
+"""Haven benchmarks: ``python -m bench [overhead|cipher|search|rotate|all] [options]``.
+
+Runs against a scratch PostgreSQL database (``--database-url``, default
+``postgres://postgres@127.0.0.1:5432/haven_bench``), which it drops and re-creates, with
+a throwaway keyring. Prints one line per figure; docs/performance.md records a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/haven_bench"
+
+
+def _prepare_environment(database_url: str) -> Path:
+    keydir = Path(tempfile.mkdtemp(prefix="haven-bench-"))
+    keyring = keydir / "keyring.json"
+    keyring.write_text(
+        json.dumps(
+            {
+                "active": "k1",
+                "keys": {"k1": base64.b64encode(secrets.token_bytes(32)).decode()},
+                "index_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+            }
+        )
+    )
+    keyring.chmod(0o600)
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": database_url,
+            "HAVEN_KEYRING_FILE": str(keyring),
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+            "DJANGO_ALLOWED_HOSTS": "localhost",
+            "HAVEN_DEMO": "0",
+            "DJANGO_DEBUG": "0",
+        }
+    )
+    return keyring
+
+
+def _recreate_database(database_url: str) -> None:
+    import psycopg
+
+    parts = urlparse(database_url)
+    name = parts.path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        raise SystemExit("bench database name must be alphanumeric")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "which",
+        nargs="*",
+        choices=["all", "overhead", "cipher", "search", "rotate"],
+        help="which figures (default: all)",
+    )
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--encounters", type=int, default=10_000)
+    parser.add_argument("--survivors", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=50)
+    args = parser.parse_args(argv)
+    everything = {"overhead", "cipher", "search", "rotate"}
+    which = everything if not args.which or "all" in args.which else set(args.which)
+
+    _prepare_environment(args.database_url)
+    _recreate_database(args.database_url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from bench import encryption
+
+    print(f"# Haven benchmarks  {time.strftime('%Y-%m-%d %H:%M')}  python {sys.version.split()[0]}")
+    if "cipher" in which:
+        encryption.cipher()
+    if "overhead" in which:
+        encryption.overhead(args.encounters)
+    if "search" in which or "rotate" in which:
+        encryption.seed_survivors(args.survivors)
+    if "search" in which:
+        encryption.search(args.queries)
+    if "rotate" in which:
+        encryption.rotate(args.survivors)
+
+
+if __name__ == "__main__":
+    main()
