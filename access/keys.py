@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count
@@ -100,6 +101,7 @@ def keys_rotate(
             batch = list(batch_query[:batch_size])
             if not batch:
                 break
+            rows = []
             for survivor in batch:
                 assert survivor.wrapped_dek is not None  # noqa: S101  (filtered above)
                 rewrapped = rewrap_data_key(
@@ -110,14 +112,39 @@ def keys_rotate(
                         blob=bytes(survivor.wrapped_dek),
                     ),
                 )
-                survivor.kek_id, survivor.wrapped_dek = rewrapped.kek_id, rewrapped.blob
-            Survivor.objects.bulk_update(batch, ["kek_id", "wrapped_dek"])
+                rows.append((rewrapped.kek_id, rewrapped.blob, survivor.id))
+            _write_wrapped_keys(Survivor, rows)
         done += len(batch)
         last = batch[-1].id
         if progress is not None:
             progress(len(batch))
     event_record(actor=actor, action="key.rotate", detail={"rewrapped": done})
     return done
+
+
+def _write_wrapped_keys(survivor_model: Any, rows: list[tuple[str, bytes, uuid.UUID]]) -> None:
+    """One prepared UPDATE run for every row of the batch (psycopg pipelines it).
+
+    Django's ``bulk_update`` builds a CASE expression per row in Python, which made this
+    the bottleneck of rotation; a plain parameterised statement is several times faster.
+    """
+    from django.db import connection
+
+    meta = survivor_model._meta
+    table = connection.ops.quote_name(meta.db_table)
+    kek, blob, pk = (
+        connection.ops.quote_name(meta.get_field(name).column)
+        for name in ("kek_id", "wrapped_dek", "id")
+    )
+    pk_field = meta.get_field("id")
+    params = [
+        (kek_id, blob, pk_field.get_db_prep_value(pk, connection)) for kek_id, blob, pk in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {kek} = %s, {blob} = %s WHERE {pk} = %s",  # noqa: S608
+            params,
+        )
 
 
 def keys_retire(kek_id: str, *, actor: User | None = None) -> None:

@@ -28,8 +28,9 @@ from access.crypto.datakeys import DataKey
 
 
 class Sealed:
-    """Ciphertext on its way to the database: the only thing ``get_db_prep_value``
-    accepts, so plaintext handed to ``QuerySet.update()`` is refused."""
+    """Ciphertext, as read from the database or on its way to it. The only thing
+    ``get_db_prep_value`` accepts, so plaintext (of any type, bytes included) handed to
+    ``QuerySet.update()`` or assigned to a field is encrypted or refused, never stored."""
 
     __slots__ = ("blob",)
 
@@ -48,11 +49,6 @@ class KeyOwner(Protocol):
     def data_key(self) -> DataKey: ...
 
 
-_CIPHERTEXT = (bytes, memoryview)
-"""What the database hands back for an encrypted column. No encrypted field has a
-bytes plaintext type, so bytes on an instance can only be ciphertext not yet opened."""
-
-
 class _EncryptedAttribute(DeferredAttribute):
     """Data descriptor: decrypts on first read, keeps plaintext on the instance only."""
 
@@ -64,8 +60,8 @@ class _EncryptedAttribute(DeferredAttribute):
         data = instance.__dict__
         attname = self.field.attname
         value = data[attname] if attname in data else super().__get__(instance, cls)
-        if isinstance(value, _CIPHERTEXT):
-            value = data[attname] = self.field.open(instance, bytes(value))
+        if value.__class__ is Sealed:
+            value = data[attname] = self.field.open(instance, value.blob)
         return value
 
     # The read path of every list and page goes through here once per field per row;
@@ -140,6 +136,8 @@ class EncryptedField(_BinaryBase):
         return key
 
     def seal(self, instance: KeyOwner, value: Any) -> Sealed:
+        if not isinstance(value, self.python_types):
+            raise TypeError(f"{self._label}: cannot encrypt a {type(value).__name__}")
         key = self._key(instance)
         plaintext = envelope.pad(self.encode(value))
         return Sealed(
@@ -161,15 +159,13 @@ class EncryptedField(_BinaryBase):
         plaintext = envelope.open_with_header(cipher, blob, aad, key.header)
         return self.decode(envelope.unpad(plaintext))
 
-    # No from_db_value: the raw bytes stay on the instance until first read (one
-    # converter call per column per row saved on every list).
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Sealed | None:
+        return None if value is None else Sealed(bytes(value))
 
     def pre_save(self, model_instance: Any, add: bool) -> Sealed | None:
         value = model_instance.__dict__.get(self.attname)
         if value is None or isinstance(value, Sealed):
-            return value
-        if isinstance(value, _CIPHERTEXT):
-            return Sealed(bytes(value))  # read from the database, never opened: unchanged
+            return value  # untouched ciphertext stays as it is
         return self.seal(model_instance, value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:

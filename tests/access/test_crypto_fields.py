@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import FieldError
-from django.db import connection
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -143,3 +143,13 @@ def test_ciphertext_length_does_not_give_away_short_lengths(caseworker):
 def test_any_text_round_trips(caseworker, text):
     case = open_case(caseworker, summary=text)
     assert Case.objects.select_related("survivor").get(pk=case.pk).summary == text
+
+
+def test_bytes_assigned_to_an_encrypted_field_are_never_stored_raw(caseworker):
+    """No plaintext type, bytes included, bypasses encryption."""
+    case = open_case(caseworker)
+    fresh = Case.objects.select_related("survivor").get(pk=case.pk)
+    fresh.summary = b"raw bytes"
+    with pytest.raises(TypeError, match="cannot encrypt a bytes"), transaction.atomic():
+        fresh.save()
+    assert b"raw bytes" not in (_raw("cases_case", "summary", _pk(case)) or b"")
