@@ -16,7 +16,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     keyword = "Bearer"
 
-    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+    def authenticate(self, request: Request) -> tuple[Any, str] | None:
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
@@ -30,7 +30,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if user is None:
             event_record(actor=None, action="auth.token", outcome=Outcome.DENIED, reason="invalid")
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
-        return (user, None)
+        return (user, "bearer")
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword

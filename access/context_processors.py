@@ -13,4 +13,6 @@ def staff(request: HttpRequest) -> dict[str, Any]:
     return {
         "can_create_case": can(user, Capability.CASE_CREATE),
         "can_read_cases": can(user, Capability.CASE_READ),
+        "can_supervise": can(user, Capability.GRANT_MANAGE),
+        "can_break_glass": can(user, Capability.BREAK_GLASS),
     }

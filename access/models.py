@@ -107,3 +107,36 @@ class CaseGrant(UserObjectPermissionBase):
 
     def __str__(self) -> str:
         return f"grant #{self.pk} ({self.kind}) for user #{self.user_id}"
+
+
+class ConfidentialityRules(models.Model):
+    """The organisation's confidentiality rules, versioned (AS9-STO-6). A new version is
+    a new row; staff are asked to accept again. Rows are never edited."""
+
+    version = models.PositiveIntegerField(unique=True)
+    text = models.TextField(max_length=50_000)
+    published_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name_plural = "confidentiality rules"
+
+    def __str__(self) -> str:
+        return f"confidentiality rules v{self.version}"
+
+
+class ConfidentialityAcceptance(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="acceptances")
+    rules = models.ForeignKey(ConfidentialityRules, on_delete=models.PROTECT, related_name="+")
+    accepted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "rules"], name="one_acceptance_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"user #{self.user_id} accepted v{self.rules_id}"

@@ -27,6 +27,13 @@ from audit.services import event_record
 if TYPE_CHECKING:
     from cases.models import Case
 
+__all__ = ["Http404", "PermissionDenied"]  # re-exported for views that catch refusals
+
+
+TEAM_SUPERVISION_ONLY = frozenset({Capability.GRANT_MANAGE})
+"""Capabilities that also need supervision of the case's own team: a supervisor granted
+access to another team's case reads it, but does not hand it on."""
+
 
 class RecordErased(Exception):
     """The survivor's data key was destroyed: answered 410 Gone, with no data."""
@@ -129,6 +136,8 @@ def case_for(
         raise RecordErased
     if not can(user, need):
         raise _deny(user, action, canonical, "capability", forbidden=True)
+    if need in TEAM_SUPERVISION_ONLY and relation != "team":
+        raise _deny(user, action, canonical, "not_team_supervisor", forbidden=True)
     if log_allowed:
         event_record(actor=user, action=action, case_reference=canonical, reason=relation)
     return case
@@ -184,3 +193,65 @@ def record_duplicate_check(user: Any, *, readable: list[str], elsewhere: list[st
             case_reference=reference,
             reason="not_readable",
         )
+
+
+def case_for_break_glass(user: Any, reference: str) -> Case:
+    """The case a staff member asks emergency access to. Refused (and recorded) for roles
+    without break-glass, for unknown or erased cases, and for someone who already has
+    access (``AlreadyHasAccess``: nothing to break)."""
+    from cases.references import normalise
+
+    action = "break_glass.open"
+    canonical = normalise(reference) or ""
+    if not canonical:
+        raise _deny(user, action, "", "malformed_reference")
+    if not can(user, Capability.BREAK_GLASS):
+        raise _deny(user, action, canonical, "capability", forbidden=True)
+    case = (
+        _case_model()
+        .objects.select_related("survivor", "team")
+        .filter(survivor__reference=canonical, survivor__shredded_at__isnull=True)
+        .first()
+    )
+    if case is None:
+        raise _deny(user, action, canonical, "not_found")
+    if relation_to(user, case) is not None:
+        _deny(user, action, canonical, "already_has_access")
+        raise AlreadyHasAccess
+    return case
+
+
+class AlreadyHasAccess(Exception):
+    """Break-glass asked for a case the user can already read."""
+
+
+def break_glass_until(user: Any, case: Case) -> Any:
+    """When the user's active break-glass on ``case`` ends, or None (for the banner)."""
+    return (
+        CaseGrant.objects.active()
+        .filter(user=user, content_object=case, kind="break_glass")
+        .order_by("-expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+
+
+def grants_on(user: Any, case: Case) -> QuerySet[CaseGrant]:
+    """Who has access to ``case`` through a grant, for the people-with-access panel.
+    Only for someone who may read the case (the caller has checked with case_for)."""
+    if relation_to(user, case) is None:
+        return CaseGrant.objects.none()
+    return (
+        CaseGrant.objects.filter(content_object=case)
+        .select_related("user", "granted_by")
+        .order_by("-created_at")
+    )
+
+
+def supervises(user: Any, case: Case) -> bool:
+    """Whether ``user`` supervises the case's own team (and so manages its grants)."""
+    return (
+        can(user, Capability.GRANT_MANAGE)
+        and user.team_id is not None
+        and user.team_id == case.team_id
+    )

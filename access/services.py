@@ -11,7 +11,15 @@ from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils import timezone
 
-from access.models import ApiToken, CaseGrant, GrantKind, Team, User
+from access.models import (
+    ApiToken,
+    CaseGrant,
+    ConfidentialityAcceptance,
+    ConfidentialityRules,
+    GrantKind,
+    Team,
+    User,
+)
 from access.roles import Role
 from audit.services import event_record
 
@@ -111,3 +119,164 @@ def grant_assign(*, case: Case, user: User, granted_by: User, reason: str = "") 
     grant.full_clean()
     grant.save()
     return grant
+
+
+class GrantError(Exception):
+    """A grant request that cannot be honoured; ``code`` is the API's stable code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
+MAX_GRANT_DAYS = 366
+
+
+@transaction.atomic
+def grant_add(
+    *,
+    case: Case,
+    username: str,
+    reason: str,
+    granted_by: User,
+    expires_at: dt.datetime | None = None,
+) -> CaseGrant:
+    """A supervisor gives one more person access to a case, with a reason and optionally
+    an end (AS9-STO-3). The caller has checked that ``granted_by`` supervises the team."""
+    from access.roles import CASE_ROLES
+
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None or user.role not in CASE_ROLES:
+        raise GrantError("unknown_user", "No active staff member with a case role has that name.")
+    now = timezone.now()
+    if expires_at is not None and not (now < expires_at <= now + dt.timedelta(days=MAX_GRANT_DAYS)):
+        raise GrantError("invalid_expiry", "The end must be in the future and within a year.")
+    grant = CaseGrant(
+        content_object=case,
+        user=user,
+        permission=_view_permission(),
+        kind=GrantKind.GRANT,
+        reason=reason,
+        granted_by=granted_by,
+        expires_at=expires_at,
+    )
+    grant.full_clean()
+    grant.save()
+    event_record(
+        actor=granted_by,
+        action="grant.add",
+        case_reference=case.reference,
+        detail={"grant_id": grant.pk, "user_id": user.pk, "expires": expires_at is not None},
+    )
+    return grant
+
+
+@transaction.atomic
+def grant_revoke(*, case: Case, grant_id: int, revoked_by: User) -> CaseGrant:
+    """End a grant now. Effective for the very next request (AS9-STO-3)."""
+    grant = CaseGrant.objects.select_for_update().filter(pk=grant_id, content_object=case).first()
+    if grant is None:
+        raise GrantError("not_found", "No such grant on this case.")
+    if grant.revoked_at is None:
+        grant.revoked_at = timezone.now()
+        grant.revoked_by = revoked_by
+        grant.save(update_fields=["revoked_at", "revoked_by"])
+        event_record(
+            actor=revoked_by,
+            action="grant.revoke",
+            case_reference=case.reference,
+            detail={"grant_id": grant.pk, "user_id": grant.user_id},
+        )
+    return grant
+
+
+@transaction.atomic
+def break_glass_open(*, case: Case, user: User, reason: str) -> CaseGrant:
+    """Emergency access for a few hours, with a written reason, flagged for the DPO."""
+    from django.conf import settings
+
+    from audit.models import Anomaly
+
+    hours = settings.HAVEN_BREAK_GLASS_HOURS
+    grant = CaseGrant(
+        content_object=case,
+        user=user,
+        permission=_view_permission(),
+        kind=GrantKind.BREAK_GLASS,
+        reason=reason,
+        granted_by=user,
+        expires_at=timezone.now() + dt.timedelta(hours=hours),
+    )
+    grant.full_clean()
+    grant.save()
+    event = event_record(
+        actor=user,
+        action="break_glass.open",
+        case_reference=case.reference,
+        reason="break_glass",
+        detail={"grant_id": grant.pk, "hours": hours},
+    )
+    Anomaly.objects.create(
+        kind=Anomaly.Kind.BREAK_GLASS,
+        actor_id=user.pk,
+        actor_username=user.username,
+        case_reference=case.reference,
+        event=event,
+    )
+    return grant
+
+
+@transaction.atomic
+def case_reassign(*, case: Case, from_user: User | None, to_user: User, by: User) -> CaseGrant:
+    """Move a case's assignment (caseload balancing, AS8-1): the old assignment ends,
+    the new one starts, both recorded."""
+    if to_user.team_id != case.team_id or to_user.role not in ("caseworker", "clinician"):
+        raise GrantError("unknown_user", "Choose a caseworker or clinician of the case's team.")
+    now = timezone.now()
+    if from_user is not None:
+        CaseGrant.objects.active(now).filter(
+            content_object=case, user=from_user, kind=GrantKind.ASSIGNMENT
+        ).update(revoked_at=now, revoked_by=by)
+    grant = grant_assign(case=case, user=to_user, granted_by=by, reason="reassigned")
+    event_record(
+        actor=by,
+        action="case.reassign",
+        case_reference=case.reference,
+        detail={"to_user_id": to_user.pk, "from_user_id": from_user.pk if from_user else 0},
+    )
+    return grant
+
+
+def confidentiality_current() -> ConfidentialityRules | None:
+    return ConfidentialityRules.objects.order_by("-version").first()
+
+
+def confidentiality_accepted(user: User) -> bool:
+    current = confidentiality_current()
+    if current is None:
+        return True  # nothing published yet (a migration publishes version 1)
+    return ConfidentialityAcceptance.objects.filter(user=user, rules=current).exists()
+
+
+@transaction.atomic
+def confidentiality_accept(*, user: User, version: int) -> ConfidentialityAcceptance:
+    """Record that ``user`` accepted exactly the version they were shown (AS9-STO-6)."""
+    current = confidentiality_current()
+    if current is None or current.version != version:
+        raise GrantError("stale_rules", "The rules changed while you were reading them.")
+    acceptance, created = ConfidentialityAcceptance.objects.get_or_create(user=user, rules=current)
+    if created:
+        event_record(actor=user, action="confidentiality.accept", detail={"version": version})
+    return acceptance
+
+
+@transaction.atomic
+def confidentiality_publish(*, text: str, by: User | None) -> ConfidentialityRules:
+    latest = confidentiality_current()
+    rules = ConfidentialityRules(
+        version=(latest.version + 1) if latest else 1, text=text, published_by=by
+    )
+    rules.full_clean()
+    rules.save()
+    event_record(actor=by, action="confidentiality.publish", detail={"version": rules.version})
+    return rules

@@ -66,3 +66,32 @@ class AccessEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("access events cannot be deleted")
+
+
+class Anomaly(models.Model):
+    """Something the DPO should look at (break-glass use, and later the anomaly rules).
+    References and ids only, like the events it points to."""
+
+    class Kind(models.TextChoices):
+        BREAK_GLASS = "break_glass", "Break-glass access"
+        OUTSIDE_ASSIGNMENT = "outside_assignment", "Access outside assignment"
+        UNUSUAL_VOLUME = "unusual_volume", "Unusual volume"
+        OUT_OF_HOURS = "out_of_hours", "Out-of-hours access"
+        REPEATED_DENIALS = "repeated_denials", "Repeated denials"
+        EXPORT = "export", "Export"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+    case_reference = models.CharField(max_length=16, blank=True, db_index=True)
+    event = models.ForeignKey(AccessEvent, on_delete=models.PROTECT, related_name="anomalies")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by_id = models.BigIntegerField(null=True, blank=True)
+    review_note = models.CharField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"anomaly #{self.pk} {self.kind}"

@@ -110,6 +110,7 @@ def overhead(total: int) -> None:
         for _ in range(max(1, total // per_case))
     ]
     plan = [(cases[i % len(cases)], _encounter_fields()) for i in range(total)]
+
     def create(record: Any, chunk: list[tuple[Case, dict[str, Any]]]) -> float:
         start = time.perf_counter()
         for case, fields in chunk:

@@ -127,3 +127,55 @@ def possible_duplicates(*, user: User, identity: Mapping[str, object]) -> Duplic
     for pk, case in matched.items():
         (report.readable if pk in readable else report.elsewhere).append(case)
     return report
+
+
+@dataclass
+class WorkerLoad:
+    user: User
+    open_cases: list[Case] = field(default_factory=list)
+    overdue: int = 0
+    risk: dict[str, int] = field(default_factory=lambda: {"low": 0, "medium": 0, "high": 0})
+    limit: int = 0
+
+    @property
+    def over_limit(self) -> bool:
+        return len(self.open_cases) > self.limit
+
+
+def team_caseload(*, supervisor: User) -> list[WorkerLoad]:
+    """Open cases per worker of the supervisor's team against the team's limit, with the
+    risk mix and overdue follow-ups (AS8-1). References only: no case content."""
+    from django.utils import timezone
+
+    from access.models import CaseGrant
+
+    team = supervisor.team
+    if team is None:
+        return []
+    members = User.objects.filter(
+        team=team, is_active=True, role__in=["caseworker", "clinician"]
+    ).order_by("username")
+    loads = {m.pk: WorkerLoad(user=m, limit=team.caseload_limit) for m in members}
+    assignments = (
+        CaseGrant.objects.active()
+        .filter(kind="assignment", user_id__in=loads)
+        .values_list("user_id", "content_object_id")
+    )
+    cases = {
+        case.pk: case
+        for case in case_list_for(user=supervisor).filter(
+            status="open", pk__in=[case_id for _, case_id in assignments]
+        )
+    }
+    today = timezone.localdate()
+    for user_id, case_id in assignments:
+        case = cases.get(case_id)
+        if case is None:
+            continue
+        load = loads[user_id]
+        load.open_cases.append(case)
+        load.risk[case.risk_level] += 1
+        follow_up = getattr(case, "next_follow_up", None)  # annotated by case_list_for
+        if follow_up is not None and follow_up < today:
+            load.overdue += 1
+    return list(loads.values())

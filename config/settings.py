@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from csp.constants import NONE, SELF
 
 from config import env as haven_env
@@ -25,6 +27,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "guardian",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "access.apps.AccessConfig",
     "audit.apps.AuditConfig",
     "cases.apps.CasesConfig",
@@ -37,12 +43,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "audit.middleware.RequestContextMiddleware",
     "access.middleware.CryptoFailureMiddleware",
+    "access.middleware.StaffGateMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -76,7 +85,10 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "access.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # lockout first, before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cases:my-cases"
 LOGOUT_REDIRECT_URL = "login"
@@ -162,7 +174,7 @@ REST_FRAMEWORK = {
         "access.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["access.permissions.StaffGate"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -201,5 +213,23 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "access.logging.SurvivorDataExceptionFilter"
 
 # guardian's ObjectPermissionBackend is deliberately not installed: ``user.has_perm(obj)``
 # would ignore grant expiry and revocation. All object access goes through access.policy.
-SILENCED_SYSTEM_CHECKS = ["guardian.W001"]
+# axes.W006 asks for an IP-address lock as well. Haven locks per username, which rotating
+# user agents, cookies or addresses cannot escape; an IP lock would lock out a whole
+# clinic sharing one address after a few mistyped passwords.
+SILENCED_SYSTEM_CHECKS = ["guardian.W001", "axes.W006"]
 HAVEN_BLIND_INDEX_BITS = env.int("HAVEN_BLIND_INDEX_BITS", default=14)
+HAVEN_BREAK_GLASS_HOURS = env.int("HAVEN_BREAK_GLASS_HOURS", default=4)
+HAVEN_SESSION_MAX_SECONDS = env.int("HAVEN_SESSION_MAX_SECONDS", default=12 * 3600)
+HAVEN_REQUIRE_2FA = env.bool("HAVEN_REQUIRE_2FA", default=not DEMO)
+
+# --- sign-in hardening (AS9-STO-5) ---
+# Lock a username (existing or not, so the answer reveals nothing) after 5 failures, for
+# 15 minutes; a success resets the count.
+AXES_FAILURE_LIMIT = env.int("HAVEN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("HAVEN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "access.views.locked_out"
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False
+OTP_TOTP_ISSUER = env.str("HAVEN_ORGANISATION_NAME", default="Haven")

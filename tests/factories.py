@@ -9,7 +9,7 @@ from typing import Any
 import factory
 from django.utils import timezone
 
-from access.models import Team, User
+from access.models import ConfidentialityAcceptance, ConfidentialityRules, Team, User
 from access.roles import Role
 from cases.models import Case, Encounter
 from cases.services import case_open, encounter_record
@@ -52,6 +52,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
         if create:
             obj.save()
+
+    @factory.post_generation
+    def accepted_rules(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+        """Staff accept the current confidentiality rules unless told otherwise."""
+        if create and extracted is not False:
+            current = ConfidentialityRules.objects.order_by("-version").first()
+            if current is not None:
+                ConfidentialityAcceptance.objects.get_or_create(user=obj, rules=current)
 
 
 def open_case(actor: User, **overrides: Any) -> Case:

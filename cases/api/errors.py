@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from access.crypto.errors import CryptoError, DataKeyDestroyed
-from access.policy import RecordErased
+from access.policy import AlreadyHasAccess, RecordErased
+from access.services import GrantError
 from cases.errors import DomainError
 
 logger = logging.getLogger("haven.api")
@@ -38,6 +39,14 @@ def _field_codes(detail: Any) -> Any:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response({"code": exc.code, "detail": exc.detail, **exc.extra}, status=exc.status)
+    if isinstance(exc, GrantError):
+        status_code = 404 if exc.code == "not_found" else 400
+        return Response({"code": exc.code, "detail": exc.detail}, status=status_code)
+    if isinstance(exc, AlreadyHasAccess):
+        return Response(
+            {"code": "already_has_access", "detail": "You can already open this case."},
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, DataKeyDestroyed | RecordErased):
         return Response(
             {"code": "gone", "detail": "This record was erased."}, status=status.HTTP_410_GONE

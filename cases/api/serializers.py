@@ -204,3 +204,32 @@ class ClinicalEncounterOutput(EncounterOutput):
     has no ``clinical`` key at all (not even an empty one)."""
 
     clinical = serializers.JSONField(allow_null=True)
+
+
+class GrantInput(StrictSerializer):
+    user = text(150, required=True, allow_null=False)
+    reason = text(500, required=True, allow_null=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class GrantOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    user = serializers.CharField(source="user.username")
+    role = serializers.CharField(source="user.role")
+    kind = serializers.CharField()
+    reason = serializers.CharField()
+    granted_by = serializers.CharField(source="granted_by.username", allow_null=True)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    active = serializers.SerializerMethodField()
+
+    def get_active(self, obj: Any) -> bool:
+        from django.utils import timezone
+
+        now = timezone.now()
+        return obj.revoked_at is None and (obj.expires_at is None or obj.expires_at > now)
+
+
+class BreakGlassInput(StrictSerializer):
+    reason = text(500, required=True, allow_null=False, min_length=10)

@@ -20,6 +20,21 @@ api_v1 = (
             views.EncounterDetailApi.as_view(),
             name="encounter",
         ),
+        path(
+            "cases/<str:reference>/grants/",
+            views.GrantListCreateApi.as_view(),
+            name="grants",
+        ),
+        path(
+            "cases/<str:reference>/grants/<int:grant_id>/",
+            views.GrantDetailApi.as_view(),
+            name="grant",
+        ),
+        path(
+            "cases/<str:reference>/break-glass/",
+            views.BreakGlassApi.as_view(),
+            name="break-glass",
+        ),
     ],
     "api",
 )

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access import policy
+from access import services as access_services
 from access.roles import Capability
 from cases import selectors, services
 from cases.api import serializers as s
@@ -300,3 +301,67 @@ class EncounterDetailApi(ApiView):
         )
         output = _encounter_output(request, case, "clinical.view")
         return Response(output(encounter).data)
+
+
+class GrantListCreateApi(ApiView):
+    @extend_schema(
+        operation_id="grants_list",
+        responses={200: s.GrantOutput(many=True), **ERRORS},
+        summary="Who has access to this case (supervisors of the case's team)",
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        actor = policy.acting_user(request.user)
+        case = policy.case_for(actor, reference, need=Capability.GRANT_MANAGE, action="grant.list")
+        paginator, page = self.paginate(request, policy.grants_on(actor, case))
+        return paginator.get_paginated_response(s.GrantOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="grants_create",
+        request=s.GrantInput,
+        responses={201: s.GrantOutput, **ERRORS},
+        summary="Give a staff member access, with a reason and an optional end",
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        actor = policy.acting_user(request.user)
+        case = policy.case_for(
+            actor, reference, need=Capability.GRANT_MANAGE, action="grant.add", log_allowed=False
+        )
+        data = _validated(s.GrantInput, request.data)
+        grant = access_services.grant_add(
+            case=case,
+            username=data["user"],
+            reason=data["reason"],
+            granted_by=actor,
+            expires_at=data.get("expires_at"),
+        )
+        return Response(s.GrantOutput(grant).data, status=status.HTTP_201_CREATED)
+
+
+class GrantDetailApi(ApiView):
+    @extend_schema(
+        operation_id="grants_revoke",
+        responses={204: None, **ERRORS},
+        summary="Revoke a grant; effective at once",
+    )
+    def delete(self, request: Request, reference: str, grant_id: int) -> Response:
+        actor = policy.acting_user(request.user)
+        case = policy.case_for(
+            actor, reference, need=Capability.GRANT_MANAGE, action="grant.revoke", log_allowed=False
+        )
+        access_services.grant_revoke(case=case, grant_id=grant_id, revoked_by=actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BreakGlassApi(ApiView):
+    @extend_schema(
+        operation_id="break_glass",
+        request=s.BreakGlassInput,
+        responses={201: s.GrantOutput, 409: OpenApiResponse(ERROR), **ERRORS},
+        summary="Emergency access for a few hours; needs a written reason; flagged for the DPO",
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        actor = policy.acting_user(request.user)
+        case = policy.case_for_break_glass(actor, reference)
+        data = _validated(s.BreakGlassInput, request.data)
+        grant = access_services.break_glass_open(case=case, user=actor, reason=data["reason"])
+        return Response(s.GrantOutput(grant).data, status=status.HTTP_201_CREATED)

@@ -19,6 +19,7 @@ from cases import selectors, services
 from cases.errors import DomainError, StaleVersion
 from cases.forms import EncounterEditForm, EncounterForm, IntakeForm, SearchForm
 from cases.models import IDENTITY_FIELDS
+from cases.views.team import GrantForm
 
 PAGE_SIZE = 25
 
@@ -97,6 +98,16 @@ def case_new(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _with_status(grants: Any) -> list[Any]:
+    now = timezone.now()
+    rows = list(grants)
+    for grant in rows:
+        grant.is_active = grant.revoked_at is None and (
+            grant.expires_at is None or grant.expires_at > now
+        )
+    return rows
+
+
 def _status(form: Any) -> int:
     return 400 if form.is_bound and form.errors else 200
 
@@ -115,6 +126,10 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "show_clinical": clinical,
             "can_reveal": policy.can(request.user, Capability.IDENTITY_READ),
             "can_record": policy.can(request.user, Capability.ENCOUNTER_WRITE),
+            "break_glass_until": policy.break_glass_until(request.user, case),
+            "grants": _with_status(policy.grants_on(request.user, case)),
+            "can_manage_grants": policy.supervises(request.user, case),
+            "grant_form": GrantForm(),
         },
     )
 

@@ -9,12 +9,12 @@ import logging
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from access.services import grant_assign
 from audit import services as audit_services
 from audit.models import AccessEvent, AppendOnlyError
 from tests.factories import MARKERS, add_encounter, open_case
+from tests.helpers import web_client
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def test_events_carry_who_where_and_which_request(api, caseworker, last_event):
     assert event.request_id == response["X-Request-ID"]
 
 
-def test_a_read_fails_when_its_event_cannot_be_written(caseworker, monkeypatch):
+def test_a_read_fails_when_its_event_cannot_be_written(api, caseworker, monkeypatch):
     """Fail closed: no event, no data."""
     case = open_case(caseworker)
 
@@ -81,8 +81,8 @@ def test_a_read_fails_when_its_event_cannot_be_written(caseworker, monkeypatch):
         raise RuntimeError("audit store unavailable")
 
     monkeypatch.setattr("access.policy.event_record", broken)
-    client = APIClient(raise_request_exception=False)
-    client.force_authenticate(caseworker)
+    client = api(caseworker)
+    client.raise_request_exception = False
     response = client.get(f"/api/v1/cases/{case.reference}/")
     assert response.status_code == 500
     assert MARKERS["summary"] not in response.content.decode()
@@ -95,12 +95,9 @@ def test_the_error_page_shows_no_survivor_data(caseworker, monkeypatch):
         raise RuntimeError(MARKERS["given_name"])
 
     monkeypatch.setattr("cases.selectors.identity_for", explode)
-    from django.test import Client
 
-    from tests.factories import PASSWORD
-
-    client = Client(raise_request_exception=False)
-    client.login(username=caseworker.username, password=PASSWORD)
+    client = web_client(caseworker)
+    client.raise_request_exception = False
     response = client.post(f"/cases/{case.reference}/identity/")
     assert response.status_code == 500
     assert MARKERS["given_name"] not in response.content.decode()

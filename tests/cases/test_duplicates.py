@@ -4,12 +4,12 @@ announced without any detail, and recorded for the supervisor. AS9-STO-3."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from access.roles import Role
 from audit.models import AccessEvent
 from cases.models import Case
-from tests.factories import MARKERS, PASSWORD, open_case
+from tests.factories import MARKERS, open_case
+from tests.helpers import web_client
 
 pytestmark = pytest.mark.django_db
 
@@ -73,8 +73,7 @@ def _intake(client, **extra):
 def test_the_intake_form_warns_and_saves_nothing_until_confirmed(caseworker, make_staff):
     readable = open_case(caseworker)
     hidden = open_case(make_staff(Role.CASEWORKER, username="elsewhere"))
-    client = Client()
-    client.login(username=caseworker.username, password=PASSWORD)
+    client = web_client(caseworker)
     warned = _intake(client)
     page = warned.content.decode()
     assert warned.status_code == 409

@@ -12,14 +12,13 @@ from access.roles import Role
 from audit.models import AccessEvent
 from cases.models import Case, Encounter, Identity
 from tests.factories import MARKERS, PASSWORD, add_encounter, open_case
+from tests.helpers import web_client
 
 pytestmark = pytest.mark.django_db
 
 
 def _login(user) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
+    return web_client(user)
 
 
 def test_pages_need_login():

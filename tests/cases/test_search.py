@@ -4,12 +4,12 @@ see identity, and the event keeps no values. AS9-STO-1, AS9-STO-3, AS9-USE-1."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from access.crypto import blind
 from access.roles import Role
 from audit.models import AccessEvent
-from tests.factories import MARKERS, PASSWORD, open_case
+from tests.factories import MARKERS, open_case
+from tests.helpers import web_client
 
 pytestmark = pytest.mark.django_db
 
@@ -100,8 +100,7 @@ def test_bad_searches_are_refused(api, caseworker, params):
 
 def test_the_web_search_box_posts_and_finds(caseworker):
     case = open_case(caseworker)
-    client = Client()
-    client.login(username=caseworker.username, password=PASSWORD)
+    client = web_client(caseworker)
     page = client.get("/").content.decode()
     assert 'method="post"' in page and "Find a person" in page
     response = client.post("/", {"family_name": MARKERS["family_name"].upper()})

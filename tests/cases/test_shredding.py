@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
 
 from access.crypto.errors import DataKeyDestroyed
 from cases.models import BlindIndexEntry, Case, Encounter, Identity, Survivor
 from cases.services import survivor_shred
-from tests.factories import MARKERS, PASSWORD, add_encounter, open_case
+from tests.factories import MARKERS, add_encounter, open_case
+from tests.helpers import web_client
 
 pytestmark = pytest.mark.django_db
 
@@ -67,8 +67,7 @@ def test_nothing_can_decrypt_the_erased_survivor_and_others_still_read(caseworke
 
 def test_the_web_page_answers_410(caseworker, two_cases):
     erased, _ = two_cases
-    client = Client()
-    client.login(username=caseworker.username, password=PASSWORD)
+    client = web_client(caseworker)
     response = client.get(f"/cases/{erased.reference}/")
     assert response.status_code == 410
     assert MARKERS["summary"] not in response.content.decode()

@@ -1,0 +1,438 @@
+"""The permission matrix: every role × every relation to a case × every endpoint and
+page, with the expected status and the access event it must leave. AS9-STO-3,
+AS9-STO-4, AS9-USE-1, AS9-USE-4.
+
+A new URL that is not in ENDPOINTS (or in NOT_CASE_ROUTES) fails
+``test_every_route_is_in_the_matrix``: the matrix cannot silently fall behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from access.models import CaseGrant, GrantKind
+from access.roles import Role
+from audit.models import AccessEvent
+from tests.factories import TeamFactory, UserFactory, add_encounter, open_case
+from tests.helpers import web_client
+
+ROLES = [Role.CASEWORKER, Role.CLINICIAN, Role.SUPERVISOR, Role.DPO, Role.ADMIN]
+RELATIONS = [
+    "assigned",
+    "team_supervisor",
+    "granted",
+    "expired_grant",
+    "revoked_grant",
+    "break_glass",
+    "outsider",
+    "other_team",
+]
+CASE_ROLES = {Role.CASEWORKER, Role.CLINICIAN, Role.SUPERVISOR}
+READ_RELATIONS = {"assigned", "team_supervisor", "granted", "break_glass"}
+
+
+def _applies(role: str, relation: str) -> bool:
+    if relation == "team_supervisor":
+        return role == Role.SUPERVISOR
+    if role == Role.SUPERVISOR and relation == "outsider":
+        return False  # a supervisor of the case's team is never an outsider to it
+    return True
+
+
+COMBOS = [(r, rel) for r in ROLES for rel in RELATIONS if _applies(r, rel)]
+
+
+@dataclass
+class World:
+    case: Any
+    encounter: Any
+    user: Any
+    owner: Any
+    team_supervisor: Any
+
+
+def _grant(case, user, kind=GrantKind.GRANT, **kwargs) -> CaseGrant:
+    return CaseGrant.objects.create(
+        content_object=case,
+        user=user,
+        permission=Permission.objects.get(codename="view_case"),
+        kind=kind,
+        reason="matrix",
+        **kwargs,
+    )
+
+
+def _world(role: str, relation: str) -> World:
+    north = TeamFactory(slug="north")
+    south = TeamFactory(slug="south")
+    owner = UserFactory(username="owner", role=Role.CASEWORKER, team=north)
+    team_supervisor = UserFactory(username="north-sup", role=Role.SUPERVISOR, team=north)
+    case = open_case(owner)
+    encounter = add_encounter(owner, case)
+    team = south if relation == "other_team" else north
+    if role == Role.SUPERVISOR:
+        # Supervising the case's team is a relation of its own ("team_supervisor"); every
+        # other supervisor row is a supervisor of another team with only that relation.
+        team = south
+    if role in (Role.DPO, Role.ADMIN):
+        team = None
+    if relation == "team_supervisor":
+        user = team_supervisor
+    else:
+        user = UserFactory(username=f"{role}-{relation}", role=role, team=team)
+    now = timezone.now()
+    if relation == "assigned":
+        _grant(case, user, kind=GrantKind.ASSIGNMENT)
+    elif relation == "granted":
+        _grant(case, user, expires_at=now + dt.timedelta(hours=1))
+    elif relation == "expired_grant":
+        _grant(case, user, expires_at=now - dt.timedelta(seconds=1))
+    elif relation == "revoked_grant":
+        _grant(case, user, revoked_at=now)
+    elif relation == "break_glass":
+        _grant(case, user, kind=GrantKind.BREAK_GLASS, expires_at=now + dt.timedelta(hours=4))
+    return World(case, encounter, user, owner, team_supervisor)
+
+
+# --- expectations -----------------------------------------------------------------
+
+
+def _reads(role, relation) -> bool:
+    return role in CASE_ROLES and relation in READ_RELATIONS
+
+
+def case_read(ok: int):
+    return lambda role, rel: ok if _reads(role, rel) else 404
+
+
+def grant_manage(ok: int):
+    def expect(role, rel):
+        if not _reads(role, rel):
+            return 404
+        return ok if rel == "team_supervisor" else 403
+
+    return expect
+
+
+def by_role(allowed: set[str], ok: int):
+    return lambda role, rel: ok if role in allowed else 403
+
+
+def break_glass(role, rel):
+    if role not in CASE_ROLES:
+        return 403
+    return 409 if _reads(role, rel) else 201
+
+
+def always(ok: int):
+    return lambda role, rel: ok
+
+
+def _when() -> str:
+    return (timezone.now() - dt.timedelta(hours=1)).isoformat()
+
+
+def _web_when() -> str:
+    return timezone.localtime(timezone.now() - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+
+
+@dataclass
+class Endpoint:
+    name: str
+    route: str  # the URL pattern, to check the matrix covers every route
+    method: str
+    url: Any
+    expect: Any
+    body: Any = None
+    web: bool = False
+    event: str | None = None  # the action of the event a refusal leaves
+    reads_data: bool = True  # an empty form reads nothing: no event when allowed
+
+
+def _new_grant_id(w: World) -> int:
+    return _grant(w.case, w.owner, kind=GrantKind.GRANT).pk
+
+
+ENDPOINTS = [
+    Endpoint("case list", "api/v1/cases/", "get", lambda w: "/api/v1/cases/", always(200)),
+    Endpoint(
+        "intake",
+        "api/v1/cases/",
+        "post",
+        lambda w: "/api/v1/cases/",
+        by_role({Role.CASEWORKER, Role.SUPERVISOR}, 201),
+        body=lambda w: {},
+        event="case.create",
+    ),
+    Endpoint(
+        "search",
+        "api/v1/cases/search/",
+        "get",
+        lambda w: "/api/v1/cases/search/?family_name=Quarnstrom",
+        by_role(CASE_ROLES, 200),
+        event="case.search",
+    ),
+    Endpoint(
+        "case",
+        "api/v1/cases/<str:reference>/",
+        "get",
+        lambda w: f"/api/v1/cases/{w.case.reference}/",
+        case_read(200),
+        event="case.view",
+    ),
+    Endpoint(
+        "identity",
+        "api/v1/cases/<str:reference>/identity/",
+        "get",
+        lambda w: f"/api/v1/cases/{w.case.reference}/identity/",
+        case_read(200),
+        event="identity.view",
+    ),
+    Endpoint(
+        "identity rectify",
+        "api/v1/cases/<str:reference>/identity/",
+        "patch",
+        lambda w: f"/api/v1/cases/{w.case.reference}/identity/",
+        case_read(200),
+        body=lambda w: {"nationality": "Ruritanian"},
+        event="identity.update",
+    ),
+    Endpoint(
+        "encounters",
+        "api/v1/cases/<str:reference>/encounters/",
+        "get",
+        lambda w: f"/api/v1/cases/{w.case.reference}/encounters/",
+        case_read(200),
+        event="encounter.list",
+    ),
+    Endpoint(
+        "encounter record",
+        "api/v1/cases/<str:reference>/encounters/",
+        "post",
+        lambda w: f"/api/v1/cases/{w.case.reference}/encounters/",
+        case_read(201),
+        body=lambda w: {"occurred_at": _when(), "kind": "phone"},
+        event="encounter.create",
+    ),
+    Endpoint(
+        "encounter",
+        "api/v1/cases/<str:reference>/encounters/<uuid:encounter_id>/",
+        "get",
+        lambda w: f"/api/v1/cases/{w.case.reference}/encounters/{w.encounter.pk}/",
+        case_read(200),
+        event="encounter.view",
+    ),
+    Endpoint(
+        "encounter edit",
+        "api/v1/cases/<str:reference>/encounters/<uuid:encounter_id>/",
+        "patch",
+        lambda w: f"/api/v1/cases/{w.case.reference}/encounters/{w.encounter.pk}/",
+        case_read(200),
+        body=lambda w: {"notes": "edited", "version": 1},
+        event="encounter.update",
+    ),
+    Endpoint(
+        "grants",
+        "api/v1/cases/<str:reference>/grants/",
+        "get",
+        lambda w: f"/api/v1/cases/{w.case.reference}/grants/",
+        grant_manage(200),
+        event="grant.list",
+    ),
+    Endpoint(
+        "grant add",
+        "api/v1/cases/<str:reference>/grants/",
+        "post",
+        lambda w: f"/api/v1/cases/{w.case.reference}/grants/",
+        grant_manage(201),
+        body=lambda w: {"user": "north-sup", "reason": "cover"},
+        event="grant.add",
+    ),
+    Endpoint(
+        "grant revoke",
+        "api/v1/cases/<str:reference>/grants/<int:grant_id>/",
+        "delete",
+        lambda w: f"/api/v1/cases/{w.case.reference}/grants/{_new_grant_id(w)}/",
+        grant_manage(204),
+        event="grant.revoke",
+    ),
+    Endpoint(
+        "web my cases",
+        "",
+        "get",
+        lambda w: "/",
+        always(200),
+        web=True,
+    ),
+    Endpoint(
+        "web intake",
+        "cases/new/",
+        "get",
+        lambda w: "/cases/new/",
+        by_role({Role.CASEWORKER, Role.SUPERVISOR}, 200),
+        web=True,
+        event="case.create",
+        reads_data=False,
+    ),
+    Endpoint(
+        "web case",
+        "cases/<str:reference>/",
+        "get",
+        lambda w: f"/cases/{w.case.reference}/",
+        case_read(200),
+        web=True,
+        event="case.view",
+    ),
+    Endpoint(
+        "web reveal",
+        "cases/<str:reference>/identity/",
+        "post",
+        lambda w: f"/cases/{w.case.reference}/identity/",
+        case_read(200),
+        body=lambda w: {},
+        web=True,
+        event="identity.view",
+    ),
+    Endpoint(
+        "web encounter form",
+        "cases/<str:reference>/encounters/new/",
+        "get",
+        lambda w: f"/cases/{w.case.reference}/encounters/new/",
+        case_read(200),
+        web=True,
+        event="encounter.create",
+    ),
+    Endpoint(
+        "web encounter edit",
+        "cases/<str:reference>/encounters/<uuid:encounter_id>/edit/",
+        "get",
+        lambda w: f"/cases/{w.case.reference}/encounters/{w.encounter.pk}/edit/",
+        case_read(200),
+        web=True,
+        event="encounter.view",
+    ),
+    Endpoint(
+        "web grant add",
+        "cases/<str:reference>/grants/",
+        "post",
+        lambda w: f"/cases/{w.case.reference}/grants/",
+        grant_manage(302),
+        body=lambda w: {"user": "north-sup", "reason": "cover"},
+        web=True,
+        event="grant.add",
+    ),
+    Endpoint(
+        "web grant revoke",
+        "cases/<str:reference>/grants/<int:grant_id>/revoke/",
+        "post",
+        lambda w: f"/cases/{w.case.reference}/grants/{_new_grant_id(w)}/revoke/",
+        grant_manage(302),
+        body=lambda w: {},
+        web=True,
+        event="grant.revoke",
+    ),
+    Endpoint(
+        "web caseload",
+        "team/caseload/",
+        "get",
+        lambda w: "/team/caseload/",
+        by_role({Role.SUPERVISOR}, 200),
+        web=True,
+        event="team.caseload",
+    ),
+    Endpoint(
+        "web break-glass page",
+        "break-glass/",
+        "get",
+        lambda w: "/break-glass/",
+        by_role(CASE_ROLES, 200),
+        web=True,
+        event="break_glass.page",
+        reads_data=False,
+    ),
+    # Last: a successful break-glass changes the relation for the rest of the test.
+    Endpoint(
+        "break-glass",
+        "api/v1/cases/<str:reference>/break-glass/",
+        "post",
+        lambda w: f"/api/v1/cases/{w.case.reference}/break-glass/",
+        break_glass,
+        body=lambda w: {"reason": "Urgent safeguarding call at night"},
+        event="break_glass.open",
+    ),
+]
+
+NOT_CASE_ROUTES = {
+    "login/",
+    "logout/",
+    "account/2fa/",
+    "account/2fa/setup/",
+    "account/confidentiality/",
+    "account/password/",
+    "api/schema/",
+}
+
+
+def _routes(resolver: URLResolver, prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            found |= _routes(pattern, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            found.add(prefix + str(pattern.pattern))
+    return found
+
+
+def test_every_route_is_in_the_matrix():
+    routes = {r for r in _routes(get_resolver()) if not r.startswith("admin/")}
+    covered = {e.route for e in ENDPOINTS} | NOT_CASE_ROUTES
+    assert routes - covered == set(), "add these routes to the permission matrix"
+    assert covered - routes == set(), "the matrix names routes that no longer exist"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "relation"), COMBOS, ids=[f"{r}-{rel}" for r, rel in COMBOS])
+def test_permission_matrix(api, role, relation):
+    world = _world(role, relation)
+    api_client = api(world.user)
+    web = web_client(world.user)
+    failures = []
+    for endpoint in ENDPOINTS:
+        expected = endpoint.expect(role, relation)
+        client = web if endpoint.web else api_client
+        before = AccessEvent.objects.filter(actor_id=world.user.pk).count()
+        kwargs: dict[str, Any] = {}
+        if endpoint.body is not None:
+            kwargs["data"] = endpoint.body(world)
+            if not endpoint.web:
+                kwargs["format"] = "json"
+        response = getattr(client, endpoint.method)(endpoint.url(world), **kwargs)
+        if response.status_code != expected:
+            failures.append(f"{endpoint.name}: {response.status_code} != {expected}")
+            continue
+        new_events = AccessEvent.objects.filter(actor_id=world.user.pk).order_by("id")[before:]
+        refused = expected in (403, 404, 409)
+        if not new_events and not refused and not endpoint.reads_data:
+            continue
+        if not new_events:
+            failures.append(f"{endpoint.name}: no access event")
+            continue
+        outcomes = {e.outcome for e in new_events}
+        if refused and "denied" not in outcomes:
+            failures.append(f"{endpoint.name}: refusal left no denied event")
+        if refused and endpoint.event and endpoint.event not in {e.action for e in new_events}:
+            failures.append(f"{endpoint.name}: denied event is not {endpoint.event}")
+        if not refused and "denied" in outcomes:
+            failures.append(f"{endpoint.name}: success left a denied event")
+        if endpoint.name == "encounters" and expected == 200:
+            has_clinical = all("clinical" in e for e in response.json()["results"])
+            if has_clinical != (role == Role.CLINICIAN):
+                failures.append("encounters: clinical block shown to the wrong role")
+    assert not failures, failures
