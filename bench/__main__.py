@@ -66,14 +66,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "which",
         nargs="*",
-        help="any of: overhead cipher search rotate (default: all)",
+        help="any of: overhead cipher search rotate listing (default: all)",
     )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--encounters", type=int, default=10_000)
     parser.add_argument("--survivors", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--cases", type=int, default=100_000, help="for listing")
     args = parser.parse_args(argv)
-    everything = {"overhead", "cipher", "search", "rotate"}
+    everything = {"overhead", "cipher", "search", "rotate", "listing"}
     which = everything if not args.which or "all" in args.which else set(args.which)
     if which - everything:
         parser.error(f"unknown benchmark: {', '.join(sorted(which - everything))}")
@@ -99,6 +100,13 @@ def main(argv: list[str] | None = None) -> None:
         encryption.search(args.queries)
     if "rotate" in which:
         encryption.rotate(args.survivors)
+    if "listing" in which:
+        if "search" in which or "rotate" in which:
+            _recreate_database(args.database_url)  # a fresh database of its own
+            call_command("migrate", verbosity=0)
+        from bench import listing
+
+        listing.listing(args.cases, args.queries)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,13 @@ def totp_device(user: User) -> TOTPDevice:
     return device or TOTPDevice.objects.create(user=user, name="test", confirmed=True)
 
 
-def current_code(device: TOTPDevice) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+def current_code(device: TOTPDevice, *, steps_ahead: int = 0) -> str:
+    """The authenticator's code. A code is accepted once (replay protection), so a second
+    sign-in within the same 30 s uses the next step's code (within the drift tolerance)."""
+    code = totp(
+        device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=steps_ahead
+    )
+    return f"{code:06d}"
 
 
 def web_client(user: User, *, verified: bool = True) -> Client:

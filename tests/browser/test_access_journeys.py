@@ -1,0 +1,122 @@
+"""Access journeys in a real browser: enrolling the second factor on first login, the
+confidentiality prompt, grant and revoke, break-glass, and the idle timeout.
+AS9-STO-3, AS9-STO-5, AS9-STO-6."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from access.roles import Role
+from audit.models import Anomaly
+from tests.browser.conftest import shot
+from tests.factories import MARKERS, PASSWORD, TeamFactory, UserFactory, open_case
+from tests.helpers import current_code, totp_device
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _password(page, username: str) -> None:
+    page.goto("/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _login(page, user) -> None:
+    device = totp_device(user)
+    _password(page, user.username)
+    page.get_by_label("Code").fill(current_code(device))
+    page.get_by_role("button", name="Continue").click()
+
+
+def test_first_login_enrols_2fa_then_asks_for_the_rules(new_page):
+    team = TeamFactory(slug="north")
+    UserFactory(username="newbie", role=Role.CASEWORKER, team=team, accepted_rules=False)
+    page = new_page()
+    _password(page, "newbie")
+    page.get_by_role("heading", name="Set up your second factor").wait_for()
+    assert page.locator(".qr svg").count() == 1
+    shot(page, "10-2fa-setup")
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    import base64
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    device = TOTPDevice.objects.get(user__username="newbie")
+    assert key == device.bin_key
+    page.get_by_label("Code").fill(f"{totp(key):06d}")
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("heading", name="Your recovery codes").wait_for()
+    assert page.locator(".codes li").count() == 10
+    page.get_by_role("link", name=re.compile("I have saved them")).click()
+    page.get_by_role("heading", name=re.compile("Confidentiality rules")).wait_for()
+    shot(page, "11-confidentiality")
+    page.get_by_label("I have read these rules and I will follow them.").check()
+    page.get_by_role("button", name="Accept and continue").click()
+    page.get_by_role("heading", name="My cases").wait_for()
+
+
+def test_supervisor_grants_and_revokes_and_the_colleague_sees_it_at_once(new_page):
+    team = TeamFactory(slug="north")
+    owner = UserFactory(username="owner", role=Role.CASEWORKER, team=team)
+    boss = UserFactory(username="boss", role=Role.SUPERVISOR, team=team)
+    cover = UserFactory(username="cover", role=Role.CASEWORKER, team=team)
+    case = open_case(owner)
+    colleague = new_page()
+    _login(colleague, cover)
+    colleague.goto(f"/cases/{case.reference}/")
+    assert colleague.get_by_role("heading", name="Not found").count() == 1
+
+    page = new_page()
+    _login(page, boss)
+    page.goto(f"/cases/{case.reference}/")
+    page.get_by_text("Give someone access").click()
+    page.get_by_label("Username").fill("cover")
+    page.get_by_label("Reason").fill("Covering annual leave")
+    page.get_by_role("button", name="Grant access").click()
+    page.get_by_text("Access granted.").wait_for()
+    shot(page, "12-grant")
+
+    colleague.goto(f"/cases/{case.reference}/")
+    colleague.get_by_role("heading", name=re.compile("Case")).wait_for()
+    assert MARKERS["summary"] in colleague.content()
+
+    page.get_by_role("button", name="Revoke access of cover").click()
+    page.get_by_text("Access revoked.").wait_for()
+    colleague.goto(f"/cases/{case.reference}/")
+    assert colleague.get_by_role("heading", name="Not found").count() == 1
+
+
+def test_break_glass_opens_with_a_banner_and_flags_the_dpo(new_page):
+    team = TeamFactory(slug="north")
+    owner = UserFactory(username="owner", role=Role.CASEWORKER, team=team)
+    doctor = UserFactory(username="doc", role=Role.CLINICIAN, team=TeamFactory(slug="south"))
+    case = open_case(owner)
+    page = new_page()
+    _login(page, doctor)
+    page.get_by_role("link", name="Emergency access").click()
+    page.get_by_label("Case reference").fill(case.reference.lower())
+    page.get_by_label("Reason").fill("Unconscious on arrival, need allergies")
+    page.get_by_role("button", name="Open in an emergency").click()
+    page.get_by_text("Emergency access until").wait_for()
+    shot(page, "13-break-glass")
+    assert Anomaly.objects.filter(kind="break_glass", actor_id=doctor.pk).count() == 1
+
+
+def test_an_idle_session_ends_and_asks_to_sign_in_again(new_page):
+    team = TeamFactory(slug="north")
+    worker = UserFactory(username="idle", role=Role.CASEWORKER, team=team)
+    page = new_page()
+    _login(page, worker)
+    page.get_by_role("heading", name="My cases").wait_for()
+    # 15 minutes pass without a request: the session's expiry is behind us.
+    Session.objects.update(expire_date=timezone.now() - dt.timedelta(seconds=1))
+    page.reload()
+    page.get_by_role("heading", name="Sign in").wait_for()
+    assert page.url.split("?")[0].endswith("/login/")
