@@ -8,4 +8,6 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from audit import signals  # noqa: F401  (connects the login receivers)
+        from audit import signals
+
+        signals.connect_change_log()

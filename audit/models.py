@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from django.db import models
 from django.utils import timezone
@@ -10,15 +10,18 @@ class AppendOnlyError(Exception):
     """Audit records are never changed or removed by the application."""
 
 
-class AccessEventQuerySet(models.QuerySet["AccessEvent"]):
+_R = TypeVar("_R", bound=models.Model)
+
+
+class AppendOnlyQuerySet(models.QuerySet[_R]):
     def update(self, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("access events cannot be updated")
+        raise AppendOnlyError("audit records cannot be updated")
 
     def delete(self) -> NoReturn:
-        raise AppendOnlyError("access events cannot be deleted")
+        raise AppendOnlyError("audit records cannot be deleted")
 
     def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("access events cannot be updated")
+        raise AppendOnlyError("audit records cannot be updated")
 
 
 class Outcome(models.TextChoices):
@@ -47,7 +50,7 @@ class AccessEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict, blank=True)
 
-    objects = AccessEventQuerySet.as_manager()
+    objects = AppendOnlyQuerySet["AccessEvent"].as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -95,3 +98,44 @@ class Anomaly(models.Model):
 
     def __str__(self) -> str:
         return f"anomaly #{self.pk} {self.kind}"
+
+
+class ChainLink(models.Model):
+    """One link of the tamper-evident chain over access events and change-log entries.
+
+    ``hash = SHA-256(prev_hash | kind | ref_id | canonical record)``. Changing, deleting
+    or reordering any record or link breaks every hash after it (``verify_audit``).
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    kind = models.CharField(max_length=10)  # "event" or "change"
+    ref_id = models.BigIntegerField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AppendOnlyQuerySet["ChainLink"].as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "ref_id"], name="chain_kind_ref")]
+
+    def __str__(self) -> str:
+        return f"link #{self.seq} {self.kind}:{self.ref_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("chain links cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("chain links cannot be deleted")
+
+
+class ChainHead(models.Model):
+    """The newest link, one row, locked for every append: this serialises appends across
+    any number of app servers (the database is the only shared state)."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"chain head #{self.seq}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from audit import context
+from django.db import transaction
+
+from audit import chain, context
 from audit.models import AccessEvent, Outcome
 
 _ACTION = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
@@ -64,5 +66,7 @@ def event_record(
         request_id=ctx.request_id,
         detail=_check_detail(detail or {}),
     )
-    event.save(force_insert=True)
+    with transaction.atomic():
+        event.save(force_insert=True)
+        chain.append("event", event.pk, chain.event_values(event))
     return event

@@ -26,3 +26,19 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 @receiver(user_login_failed)
 def _login_failed(sender: Any, credentials: Any, request: Any = None, **kwargs: Any) -> None:
     event_record(actor=None, action="auth.login", outcome=Outcome.DENIED, reason="bad_credentials")
+
+
+def _chain_change(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """Every django-auditlog entry joins the same chain as the access events, in the
+    transaction that wrote it."""
+    from audit import chain
+
+    if created:
+        chain.append("change", instance.pk, chain.change_values(instance))
+
+
+def connect_change_log() -> None:
+    from auditlog.models import LogEntry
+    from django.db.models.signals import post_save
+
+    post_save.connect(_chain_change, sender=LogEntry, dispatch_uid="haven-chain-change")

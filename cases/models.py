@@ -18,6 +18,7 @@ from access.crypto.fields import (
     EncryptedJSONField,
     EncryptedTextField,
 )
+from audit.registry import AuditedQuerySet
 from cases import validators
 
 
@@ -92,6 +93,8 @@ class Identity(models.Model):
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    objects = AuditedQuerySet["Identity"].as_manager()
+
     class Meta:
         verbose_name_plural = "identities"
 
@@ -151,6 +154,8 @@ class Case(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditedQuerySet["Case"].as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["team", "status"], name="case_team_status")]
@@ -212,6 +217,8 @@ class Encounter(models.Model):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditedQuerySet["Encounter"].as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-created_at"]

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    "auditlog",
     "access.apps.AccessConfig",
     "audit.apps.AuditConfig",
     "cases.apps.CasesConfig",
@@ -51,6 +52,7 @@ MIDDLEWARE = [
     "audit.middleware.RequestContextMiddleware",
     "access.middleware.CryptoFailureMiddleware",
     "access.middleware.StaffGateMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -233,3 +235,6 @@ AXES_LOCKOUT_CALLABLE = "access.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ADMIN = False
 OTP_TOTP_ISSUER = env.str("HAVEN_ORGANISATION_NAME", default="Haven")
+
+AUDITLOG_MASK_CALLABLE = "audit.masking.constant_mask"
+AUDITLOG_DISABLE_REMOTE_ADDR = False

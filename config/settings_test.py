@@ -38,3 +38,8 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = _keyring_dir / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    # Lets the test runner flush the audit tables between tests (superuser only; the
+    # triggers refuse everyone else). Tamper tests switch it off to prove the refusal.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c haven.audit_maintenance=on"  # noqa: F405

@@ -122,10 +122,17 @@ def test_it_refuses_lookups_other_than_isnull(caseworker):
 
 
 def test_it_refuses_plaintext_sent_straight_to_the_database(caseworker):
-    """``QuerySet.update`` bypasses encryption, so the field refuses the value."""
+    """``QuerySet.update`` bypasses encryption (and the change log): the manager refuses
+    it, and even Django's own update path gets no plaintext past the field."""
+    from django.db.models import QuerySet
+
+    from audit.registry import AuditBypassRefused
+
     open_case(caseworker)
-    with pytest.raises(TypeError):
+    with pytest.raises(AuditBypassRefused):
         Case.objects.update(summary="plaintext")
+    with pytest.raises(TypeError), transaction.atomic():
+        QuerySet.update(Case.objects.all(), summary="plaintext")
 
 
 def test_ciphertext_length_does_not_give_away_short_lengths(caseworker):
