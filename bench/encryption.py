@@ -249,8 +249,8 @@ def seed_survivors(total: int, batch: int = 2000) -> None:
                     )
         with transaction.atomic():
             Survivor.objects.bulk_create(survivors)
-            Identity.objects.bulk_create(identities)
-            Case.objects.bulk_create(cases)
+            Identity.objects.bulk_create_unlogged(identities)
+            Case.objects.bulk_create_unlogged(cases)
             BlindIndexEntry.objects.bulk_create(entries)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

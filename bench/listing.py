@@ -81,7 +81,7 @@ def seed(cases: int, grants_per_case: int = 3, batch: int = 2000) -> list[User]:
                 )
         with transaction.atomic():
             Survivor.objects.bulk_create(survivors)
-            Case.objects.bulk_create(case_rows)
+            Case.objects.bulk_create_unlogged(case_rows)
             CaseGrant.objects.bulk_create(grants)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -110,7 +110,7 @@ def _with_encounters(worker: User) -> None:
                     follow_up_date=(now + dt.timedelta(days=7 - n)).date(),
                 )
             )
-    Encounter.objects.bulk_create(rows, batch_size=1000)
+    Encounter.objects.bulk_create_unlogged(rows, batch_size=1000)
 
 
 def listing(cases: int, queries: int) -> None:
