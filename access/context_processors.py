@@ -15,4 +15,5 @@ def staff(request: HttpRequest) -> dict[str, Any]:
         "can_read_cases": can(user, Capability.CASE_READ),
         "can_supervise": can(user, Capability.GRANT_MANAGE),
         "can_break_glass": can(user, Capability.BREAK_GLASS),
+        "can_review_audit": can(user, Capability.AUDIT_REVIEW),
     }

@@ -255,3 +255,24 @@ def supervises(user: Any, case: Case) -> bool:
         and user.team_id is not None
         and user.team_id == case.team_id
     )
+
+
+def access_report_for(user: Any, reference: str) -> str:
+    """The case whose access report ``user`` asks for: the DPO for any case, a
+    supervisor for their own team's. Returns the canonical reference; the report holds
+    references, actions and staff, never content."""
+    from cases.references import normalise
+
+    action = "audit.case_report"
+    canonical = normalise(reference) or ""
+    if not canonical:
+        raise _deny(user, action, "", "malformed_reference")
+    case = _case_model().objects.filter(survivor__reference=canonical).first()
+    if case is None:
+        raise _deny(user, action, canonical, "not_found")
+    if can(user, Capability.AUDIT_REVIEW) or supervises(user, case):
+        event_record(actor=user, action=action, case_reference=canonical)
+        return canonical
+    if can(user, Capability.CASE_READ) and relation_to(user, case) is not None:
+        raise _deny(user, action, canonical, "capability", forbidden=True)
+    raise _deny(user, action, canonical, "no_relation")

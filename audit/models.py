@@ -139,3 +139,12 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain head #{self.seq}"
+
+
+class AnomalyScan(models.Model):
+    """How far the anomaly rules have read the trail (one row)."""
+
+    last_event_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"anomaly scan up to event #{self.last_event_id}"

@@ -238,3 +238,5 @@ OTP_TOTP_ISSUER = env.str("HAVEN_ORGANISATION_NAME", default="Haven")
 
 AUDITLOG_MASK_CALLABLE = "audit.masking.constant_mask"
 AUDITLOG_DISABLE_REMOTE_ADDR = False
+# Reads outside these local hours are flagged for the DPO (start, end).
+HAVEN_WORKING_HOURS = tuple(env.list("HAVEN_WORKING_HOURS", cast=int, default=[7, 20]))

@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin_site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include(api_v1)),
+    path("audit/", include("audit.urls")),
     path("", include("cases.urls")),
 ]
 

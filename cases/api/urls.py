@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from audit import api as audit_api
 from cases.api import views
 
 api_v1 = (
@@ -35,6 +36,13 @@ api_v1 = (
             views.BreakGlassApi.as_view(),
             name="break-glass",
         ),
+        path(
+            "cases/<str:reference>/access-report/",
+            audit_api.CaseAccessReportApi.as_view(),
+            name="access-report",
+        ),
+        path("audit/events/", audit_api.AuditEventsApi.as_view(), name="audit-events"),
+        path("audit/verify/", audit_api.AuditVerifyApi.as_view(), name="audit-verify"),
     ],
     "api",
 )

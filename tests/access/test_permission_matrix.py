@@ -125,6 +125,12 @@ def by_role(allowed: set[str], ok: int):
     return lambda role, rel: ok if role in allowed else 403
 
 
+def access_report(role, rel):
+    if role == Role.DPO or rel == "team_supervisor":
+        return 200
+    return 403 if _reads(role, rel) else 404
+
+
 def break_glass(role, rel):
     if role not in CASE_ROLES:
         return 403
@@ -158,6 +164,16 @@ class Endpoint:
 
 def _new_grant_id(w: World) -> int:
     return _grant(w.case, w.owner, kind=GrantKind.GRANT).pk
+
+
+def _new_anomaly_id(w: World) -> int:
+    from audit.models import Anomaly
+
+    event = AccessEvent.objects.filter(actor_id=w.owner.pk).first()
+    return Anomaly.objects.create(kind="break_glass", event=event, actor_id=w.owner.pk).pk
+
+
+DPO_ONLY = by_role({Role.DPO}, 200)
 
 
 ENDPOINTS = [
@@ -356,6 +372,94 @@ ENDPOINTS = [
         web=True,
         event="break_glass.page",
         reads_data=False,
+    ),
+    Endpoint(
+        "access report",
+        "api/v1/cases/<str:reference>/access-report/",
+        "get",
+        lambda w: f"/api/v1/cases/{w.case.reference}/access-report/",
+        access_report,
+        event="audit.case_report",
+    ),
+    Endpoint(
+        "audit events",
+        "api/v1/audit/events/",
+        "get",
+        lambda w: f"/api/v1/audit/events/?case={w.case.reference}",
+        DPO_ONLY,
+        event="audit.events",
+    ),
+    Endpoint(
+        "audit verify",
+        "api/v1/audit/verify/",
+        "get",
+        lambda w: "/api/v1/audit/verify/",
+        DPO_ONLY,
+        event="audit.verify",
+    ),
+    Endpoint(
+        "web access log",
+        "audit/",
+        "get",
+        lambda w: "/audit/",
+        DPO_ONLY,
+        web=True,
+        event="audit.events",
+    ),
+    Endpoint(
+        "web csv",
+        "audit/events.csv",
+        "get",
+        lambda w: "/audit/events.csv",
+        DPO_ONLY,
+        web=True,
+        event="audit.export_csv",
+    ),
+    Endpoint(
+        "web case report",
+        "audit/cases/<str:reference>/",
+        "get",
+        lambda w: f"/audit/cases/{w.case.reference}/",
+        access_report,
+        web=True,
+        event="audit.case_report",
+    ),
+    Endpoint(
+        "web staff report",
+        "audit/staff/<str:username>/",
+        "get",
+        lambda w: "/audit/staff/owner/",
+        DPO_ONLY,
+        web=True,
+        event="audit.user_report",
+    ),
+    Endpoint(
+        "web anomalies",
+        "audit/anomalies/",
+        "get",
+        lambda w: "/audit/anomalies/",
+        DPO_ONLY,
+        web=True,
+        event="audit.anomalies",
+    ),
+    Endpoint(
+        "web anomaly review",
+        "audit/anomalies/<int:anomaly_id>/review/",
+        "post",
+        lambda w: f"/audit/anomalies/{_new_anomaly_id(w)}/review/",
+        by_role({Role.DPO}, 302),
+        body=lambda w: {"note": "Checked with the team lead."},
+        web=True,
+        event="anomaly.review",
+    ),
+    Endpoint(
+        "web verify",
+        "audit/verify/",
+        "get",
+        lambda w: "/audit/verify/",
+        DPO_ONLY,
+        web=True,
+        event="audit.verify",
     ),
     # Last: a successful break-glass changes the relation for the rest of the test.
     Endpoint(

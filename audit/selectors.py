@@ -1,0 +1,88 @@
+"""Reads of the trail for the DPO and supervisors. Events hold references, actions and
+staff only, so nothing here can reveal survivor content."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from audit.models import AccessEvent, Anomaly
+
+FILTERS = ("case", "actor", "action", "outcome", "since", "until")
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    case: str = ""
+    actor: str = ""
+    action: str = ""
+    outcome: str = ""
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def as_query(self) -> dict[str, str]:
+        return {
+            name: (value.isoformat() if isinstance(value, dt.date) else value)
+            for name, value in vars(self).items()
+            if value
+        }
+
+    def used(self) -> list[str]:
+        return sorted(self.as_query())
+
+
+def events(f: EventFilter) -> QuerySet[AccessEvent]:
+    query = AccessEvent.objects.all()
+    if f.case:
+        query = query.filter(case_reference=f.case)
+    if f.actor:
+        query = query.filter(actor_username=f.actor)
+    if f.action:
+        # "case" matches case.view, case.list...; "case.view" matches exactly.
+        query = query.filter(Q(action=f.action) | Q(action__startswith=f.action + "."))
+    if f.outcome:
+        query = query.filter(outcome=f.outcome)
+    tz = timezone.get_current_timezone()
+    if f.since:
+        query = query.filter(at__gte=dt.datetime.combine(f.since, dt.time.min, tzinfo=tz))
+    if f.until:
+        end = dt.datetime.combine(f.until + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        query = query.filter(at__lt=end)
+    return query.order_by("-at", "-id")
+
+
+def daily_activity(f: EventFilter, days: int = 30) -> list[dict[str, Any]]:
+    """Allowed and denied events per day over the last ``days`` days, oldest first, with
+    every day present (for the chart)."""
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=days - 1)
+    window = EventFilter(**{**vars(f), "since": max(f.since or start, start)})
+    rows = (
+        events(window)
+        .order_by()
+        .annotate(day=TruncDate("at"))
+        .values("day", "outcome")
+        .annotate(n=Count("id"))
+    )
+    counts: dict[tuple[dt.date, str], int] = {(r["day"], r["outcome"]): r["n"] for r in rows}
+    return [
+        {
+            "day": start + dt.timedelta(days=i),
+            "allowed": counts.get((start + dt.timedelta(days=i), "allowed"), 0),
+            "denied": counts.get((start + dt.timedelta(days=i), "denied"), 0),
+        }
+        for i in range(days)
+    ]
+
+
+def open_anomalies() -> QuerySet[Anomaly]:
+    return Anomaly.objects.filter(reviewed_at__isnull=True).select_related("event")
+
+
+def reviewed_anomalies() -> QuerySet[Anomaly]:
+    return Anomaly.objects.filter(reviewed_at__isnull=False).select_related("event")
