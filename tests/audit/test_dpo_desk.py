@@ -1,0 +1,191 @@
+"""The DPO reviews access without reading a single case. AS9-USE-1, AS9-USE-4."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from access.roles import Role
+from access.services import grant_assign
+from audit import anomalies
+from audit.models import AccessEvent, Anomaly
+from audit.services import event_record
+from tests.factories import MARKERS, add_encounter, open_case
+from tests.helpers import web_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def journey(api, caseworker, supervisor, clinician):
+    """Reads, reveals, a search and denials, all with marker values in the data."""
+    case = open_case(caseworker)
+    add_encounter(caseworker, case)
+    grant_assign(case=case, user=clinician, granted_by=supervisor)
+    client = api(caseworker)
+    client.get(f"/api/v1/cases/{case.reference}/")
+    client.get(f"/api/v1/cases/{case.reference}/identity/")
+    client.get("/api/v1/cases/search/", {"family_name": MARKERS["family_name"]})
+    api(clinician).get(f"/api/v1/cases/{case.reference}/encounters/")
+    api(supervisor).get(f"/api/v1/cases/{case.reference}/")
+    return case
+
+
+def test_events_api_filters_by_case_actor_action_outcome_and_dates(api, dpo, journey, caseworker):
+    client = api(dpo)
+    url = "/api/v1/audit/events/"
+    by_case = client.get(url, {"case": journey.reference}).json()
+    assert by_case["count"] >= 5 and {e["case"] for e in by_case["results"]} == {journey.reference}
+    by_actor = client.get(url, {"actor": caseworker.username}).json()["results"]
+    assert by_actor and {e["actor"] for e in by_actor} == {caseworker.username}
+    reveals = client.get(url, {"action": "identity"}).json()["results"]
+    assert [e["action"] for e in reveals] == ["identity.view"]
+    assert client.get(url, {"outcome": "denied"}).json()["count"] == 0
+    today = timezone.localdate().isoformat()
+    assert client.get(url, {"since": today, "until": today}).json()["count"] >= 5
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    assert client.get(url, {"since": tomorrow}).json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "params", [{"since": "2026-02-30"}, {"outcome": "maybe"}, {"case": "nonsense"}, {"who": "x"}]
+)
+def test_bad_event_filters_are_refused(api, dpo, params):
+    response = api(dpo).get("/api/v1/audit/events/", params)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
+@pytest.mark.parametrize("role", [Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN])
+def test_only_the_dpo_reads_the_trail(api, make_staff, role, last_event):
+    user = make_staff(role)
+    assert api(user).get("/api/v1/audit/events/").status_code == 403
+    assert last_event(actor_id=user.pk).outcome == "denied"
+
+
+def test_the_access_report_for_the_dpo_and_the_team_supervisor(
+    api, dpo, supervisor, journey, caseworker
+):
+    for user in (dpo, supervisor):
+        response = api(user).get(f"/api/v1/cases/{journey.reference}/access-report/")
+        assert response.status_code == 200
+        actors = {e["actor"] for e in response.json()["results"]}
+        assert {caseworker.username, "clin", "sup"} <= actors
+    assert (
+        api(caseworker).get(f"/api/v1/cases/{journey.reference}/access-report/").status_code == 403
+    )
+
+
+def test_verify_reports_the_chain(api, dpo, journey):
+    body = api(dpo).get("/api/v1/audit/verify/").json()
+    assert body["intact"] is True and body["checked"] > 5
+
+
+def test_no_dpo_page_or_download_shows_survivor_content(dpo, journey, caseworker):
+    """AS9-USE-4, for every page of the DPO's desk."""
+    anomalies.scan()
+    client = web_client(dpo)
+    urls = [
+        "/audit/",
+        f"/audit/?case={journey.reference}",
+        f"/audit/events.csv?case={journey.reference}",
+        f"/audit/cases/{journey.reference}/",
+        f"/audit/staff/{caseworker.username}/",
+        "/audit/anomalies/",
+        "/audit/verify/",
+        "/",
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        for marker in MARKERS.values():
+            assert marker.encode() not in body, (url, marker)
+    assert client.get(f"/cases/{journey.reference}/").status_code == 404
+
+
+def test_the_csv_follows_the_filters_and_defuses_formulas(dpo, journey, caseworker):
+    from audit import context
+
+    token = context.bind(context.RequestContext(request_id="r1", user_agent="=HYPERLINK(1)"))
+    try:
+        event_record(actor=caseworker, action="case.view", case_reference=journey.reference)
+    finally:
+        context.unbind(token)
+    response = web_client(dpo).get(f"/audit/events.csv?actor={caseworker.username}")
+    assert response["Content-Type"] == "text/csv"
+    text = b"".join(response.streaming_content).decode()
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("at,actor_username,actor_role,action")
+    assert all(caseworker.username in line for line in lines[1:])
+    assert "=HYPERLINK" not in text  # the UA is not exported; nothing starts with "="
+    assert not any(cell.startswith("=") for line in lines for cell in line.split(","))
+
+
+def test_the_desk_draws_daily_activity_as_svg(dpo, journey):
+    page = web_client(dpo).get("/audit/").content.decode()
+    assert "<svg" in page and page.count('class="bar-allowed"') == 30
+
+
+class TestAnomalyRules:
+    def test_out_of_hours_reads_are_flagged(self, api, caseworker, settings):
+        hour = timezone.localtime().hour
+        settings.HAVEN_WORKING_HOURS = ((hour + 1) % 24, (hour + 2) % 24 or 24)
+        case = open_case(caseworker)
+        api(caseworker).get(f"/api/v1/cases/{case.reference}/")
+        anomalies.scan()
+        flagged = Anomaly.objects.get(kind="out_of_hours")
+        assert (flagged.actor_id, flagged.case_reference) == (caseworker.pk, case.reference)
+
+    def test_first_read_outside_assignment_is_flagged_once(self, api, caseworker, supervisor):
+        case = open_case(caseworker)
+        api(supervisor).get(f"/api/v1/cases/{case.reference}/")
+        api(supervisor).get(f"/api/v1/cases/{case.reference}/")
+        api(caseworker).get(f"/api/v1/cases/{case.reference}/")
+        anomalies.scan()
+        flagged = Anomaly.objects.filter(kind="outside_assignment")
+        assert [(a.actor_id, a.case_reference) for a in flagged] == [
+            (supervisor.pk, case.reference)
+        ]
+
+    def test_repeated_denials_are_flagged(self, api, make_staff):
+        prober = make_staff(Role.CASEWORKER, username="prober")
+        client = api(prober)
+        for n in range(6):
+            client.get(f"/api/v1/cases/HV-0000-000{n}/")
+        anomalies.scan()
+        assert Anomaly.objects.filter(kind="repeated_denials", actor_id=prober.pk).count() == 1
+
+    def test_unusual_volume_is_flagged(self, api, caseworker):
+        cases = [open_case(caseworker, identity={}) for _ in range(21)]
+        client = api(caseworker)
+        for case in cases:
+            client.get(f"/api/v1/cases/{case.reference}/")
+        anomalies.scan()
+        assert Anomaly.objects.filter(kind="unusual_volume", actor_id=caseworker.pk).count() == 1
+
+    def test_exports_are_flagged(self, caseworker):
+        event_record(actor=caseworker, action="referral.export", case_reference="HV-0000-0000")
+        anomalies.scan()
+        assert Anomaly.objects.filter(kind="export").count() == 1
+
+    def test_review_with_a_note_is_itself_audited(self, api, dpo, caseworker):
+        case = open_case(caseworker)
+        event = event_record(actor=caseworker, action="case.view", case_reference=case.reference)
+        anomaly = Anomaly.objects.create(
+            kind="break_glass", event=event, actor_id=caseworker.pk, case_reference=case.reference
+        )
+        client = web_client(dpo)
+        page = client.get("/audit/anomalies/").content.decode()
+        assert "Break-glass access" in page
+        response = client.post(
+            f"/audit/anomalies/{anomaly.pk}/review/", {"note": "Confirmed with the team."}
+        )
+        assert response.status_code == 302
+        anomaly.refresh_from_db()
+        assert anomaly.reviewed_at is not None and anomaly.reviewed_by_id == dpo.pk
+        assert anomaly.review_note == "Confirmed with the team."
+        reviewed = AccessEvent.objects.get(action="anomaly.review")
+        assert (reviewed.actor_id, reviewed.case_reference) == (dpo.pk, case.reference)
