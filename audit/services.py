@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db import transaction
-
 from audit import chain, context
 from audit.models import AccessEvent, Outcome
 
@@ -66,7 +64,4 @@ def event_record(
         request_id=ctx.request_id,
         detail=_check_detail(detail or {}),
     )
-    with transaction.atomic():
-        event.save(force_insert=True)
-        chain.append("event", event.pk, chain.event_values(event))
-    return event
+    return chain.append_event(event)

@@ -56,8 +56,12 @@ def _recreate_database(database_url: str) -> None:
     if not name.replace("_", "").isalnum():
         raise SystemExit("bench database name must be alphanumeric")
     admin = parts._replace(path="/postgres").geturl()
+    if "django.db" in sys.modules:  # drop our own connection to it first
+        from django.db import connections
+
+        connections.close_all()
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
@@ -66,15 +70,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "which",
         nargs="*",
-        help="any of: overhead cipher search rotate listing (default: all)",
+        help="any of: overhead cipher search rotate listing audit (default: all)",
     )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--encounters", type=int, default=10_000)
     parser.add_argument("--survivors", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--cases", type=int, default=100_000, help="for listing")
+    parser.add_argument("--events", type=int, default=5_000_000, help="for audit")
     args = parser.parse_args(argv)
-    everything = {"overhead", "cipher", "search", "rotate", "listing"}
+    everything = {"overhead", "cipher", "search", "rotate", "listing", "audit"}
     which = everything if not args.which or "all" in args.which else set(args.which)
     if which - everything:
         parser.error(f"unknown benchmark: {', '.join(sorted(which - everything))}")
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # pages render with the manifest
     from bench import encryption
 
     print(f"# Haven benchmarks  {time.strftime('%Y-%m-%d %H:%M')}  python {sys.version.split()[0]}")
@@ -107,6 +113,12 @@ def main(argv: list[str] | None = None) -> None:
         from bench import listing
 
         listing.listing(args.cases, args.queries)
+    if "audit" in which:
+        _recreate_database(args.database_url)
+        call_command("migrate", verbosity=0)
+        from bench import audit
+
+        audit.measure(args.events, min(args.queries, 20))
 
 
 if __name__ == "__main__":
