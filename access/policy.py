@@ -276,3 +276,11 @@ def access_report_for(user: Any, reference: str) -> str:
     if can(user, Capability.CASE_READ) and relation_to(user, case) is not None:
         raise _deny(user, action, canonical, "capability", forbidden=True)
     raise _deny(user, action, canonical, "no_relation")
+
+
+def record_refusal(user: Any, action: str, reference: str, reason: str) -> None:
+    """A refusal decided by a service (for example no valid consent), recorded outside
+    the service's rolled-back transaction so that it stays in the trail."""
+    event_record(
+        actor=user, action=action, outcome=Outcome.DENIED, case_reference=reference, reason=reason
+    )

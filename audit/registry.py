@@ -41,8 +41,8 @@ class AuditedQuerySet(models.QuerySet[_M]):
 def register_case_models() -> None:
     from auditlog.registry import auditlog
 
-    from cases.models import Case, Encounter, Identity
+    from cases.models import Case, Consent, Encounter, Identity
 
-    for model in (Identity, Case, Encounter):
+    for model in (Identity, Case, Encounter, Consent):
         encrypted = [f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedField)]
         auditlog.register(model, mask_fields=encrypted, mask_callable="audit.masking.constant_mask")

@@ -179,3 +179,29 @@ def team_caseload(*, supervisor: User) -> list[WorkerLoad]:
         if follow_up is not None and follow_up < today:
             load.overdue += 1
     return list(loads.values())
+
+
+def consents_for(*, case: Case) -> QuerySet[Any]:
+    from cases.models import Consent
+
+    return (
+        Consent.objects.filter(case=case)
+        .select_related("recipient", "recorded_by")
+        .order_by("-given_at")
+    )
+
+
+def consent_covering(*, case: Case, recipient: Any, scope: str, at: Any) -> Any:
+    """The consent that allows disclosing ``case`` to ``recipient`` for ``scope`` at the
+    moment ``at``, or None. Checked at that moment: a withdrawn or expired consent never
+    covers anything."""
+    for consent in consents_for(case=case).filter(scope=scope, recipient=recipient):
+        if consent.valid_at(at):
+            return consent
+    return None
+
+
+def organisations() -> QuerySet[Any]:
+    from cases.models import Organisation
+
+    return Organisation.objects.order_by("name")

@@ -4,6 +4,7 @@ its own access event in the same transaction, and keeps history of what it repla
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,14 +18,19 @@ from access.crypto.datakeys import WrappedDataKey, forget_data_key, new_data_key
 from access.models import User
 from access.roles import Capability
 from access.services import grant_assign
+from audit.models import Outcome
 from audit.services import event_record
-from cases.errors import NoTeam, StaleVersion
+from cases.errors import ConsentRequired, DomainError, NoTeam, PackageGone, StaleVersion
 from cases.models import (
     IDENTITY_FIELDS,
     BlindIndexEntry,
     Case,
+    Consent,
     Encounter,
     Identity,
+    Organisation,
+    Referral,
+    ReferralPackage,
     Revision,
     Survivor,
 )
@@ -313,3 +319,242 @@ def survivor_shred(*, case: Case, actor: User | None = None) -> None:
     survivor.save(update_fields=["wrapped_dek", "kek_id", "shredded_at"])
     BlindIndexEntry.objects.filter(survivor=survivor).delete()
     event_record(actor=actor, action="survivor.shred", case_reference=survivor.reference)
+
+
+@transaction.atomic
+def organisation_add(
+    *,
+    actor: User,
+    name: str,
+    slug: str,
+    contact: str = "",
+    languages: list[str] | None = None,
+    services: list[str] | None = None,
+    verified_on: dt.date | None = None,
+) -> Organisation:
+    _require(actor, Capability.ORGANISATION_MANAGE)
+    if Organisation.objects.filter(slug=slug).exists():
+        raise DomainError("An organisation with this slug exists already.", field="slug")
+    organisation = Organisation(
+        name=name,
+        slug=slug,
+        contact=contact,
+        languages=languages or [],
+        services=services or [],
+        verified_on=verified_on,
+    )
+    organisation.full_clean()
+    organisation.save()
+    event_record(
+        actor=actor, action="organisation.add", detail={"organisation_id": organisation.pk}
+    )
+    return organisation
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    actor: User,
+    case: Case,
+    scope: str,
+    method: str,
+    given_at: dt.datetime,
+    recipient_slug: str | None = None,
+    purpose: str | None = None,
+    identity: bool = False,
+    interpreter_used: bool = False,
+    expires_at: dt.datetime | None = None,
+) -> Consent:
+    """Record what the survivor agreed to (AS9-COL-2, AS9-TRF-1)."""
+    _require(actor, Capability.CASE_WRITE)
+    recipient = None
+    if recipient_slug:
+        recipient = Organisation.objects.filter(slug=recipient_slug).first()
+        if recipient is None:
+            raise DomainError("No organisation in the directory has that slug.", field="recipient")
+    consent = Consent(
+        case=case,
+        scope=scope,
+        recipient=recipient,
+        purpose=purpose,
+        identity=identity,
+        method=method,
+        interpreter_used=interpreter_used,
+        recorded_by=actor,
+        given_at=given_at,
+        expires_at=expires_at,
+    )
+    consent.full_clean()
+    consent.save(force_insert=True)
+    event_record(
+        actor=actor,
+        action="consent.record",
+        case_reference=case.reference,
+        detail={"scope": scope, "identity": identity},
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_withdraw(*, actor: User, case: Case, consent_id: Any, reason: str | None) -> Consent:
+    """Withdrawal stops every further disclosure under this consent, at once."""
+    _require(actor, Capability.CASE_WRITE)
+    consent = (
+        Consent.objects.select_for_update(of=("self",))
+        .select_related("case__survivor")
+        .filter(pk=consent_id, case=case)
+        .first()
+    )
+    if consent is None:
+        raise DomainError("No such consent on this case.", status=404)
+    if consent.withdrawn_at is None:
+        consent.withdrawn_at = timezone.now()
+        consent.withdrawal_reason = reason
+        consent.full_clean()
+        consent.save()
+        event_record(
+            actor=actor,
+            action="consent.withdraw",
+            case_reference=case.reference,
+            detail={"scope": consent.scope},
+        )
+    return consent
+
+
+REFERRAL_AVAILABLE = dt.timedelta(hours=24)
+
+
+@transaction.atomic
+def referral_export(
+    *,
+    actor: User,
+    case: Case,
+    recipient_slug: str,
+    purpose: str,
+    sections: list[str],
+    include_identity: bool,
+    fmt: str,
+    staff_names: bool = False,
+) -> tuple[Referral, str | None]:
+    """Build a referral package, only under a consent valid now for this recipient and
+    purpose (AS9-TRF-1, AS9-USE-3), record the disclosure (AS9-TRF-4), and keep the
+    package, encrypted, until it is downloaded once. Returns (referral, passphrase)."""
+    from cases import referrals, selectors
+
+    _require(actor, Capability.REFERRAL_EXPORT)
+    recipient = Organisation.objects.filter(slug=recipient_slug).first()
+    if recipient is None:
+        raise DomainError("No organisation in the directory has that slug.", field="recipient")
+    now = timezone.now()
+    consent = selectors.consent_covering(case=case, recipient=recipient, scope=purpose, at=now)
+    if consent is None:
+        raise ConsentRequired(f"No valid {purpose} consent names {recipient.name} at this moment.")
+    if include_identity and not consent.identity:
+        raise ConsentRequired("The consent does not cover sharing identifying details.")
+    clinical = "clinical" in sections
+    if clinical and not policy.can(actor, Capability.CLINICAL):
+        raise PermissionDenied
+    referral = Referral(
+        case=case,
+        recipient=recipient,
+        purpose=purpose,
+        sections=sorted(set(sections)),
+        include_identity=include_identity,
+        staff_names=staff_names,
+        consent=consent,
+        format=fmt,
+        exported_by=actor,
+        exported_at=now,
+        available_until=now + REFERRAL_AVAILABLE,
+    )
+    wanted_encounters = "encounters" in sections or clinical
+    content = referrals.Content(
+        export_id=str(referral.id),
+        case=case,
+        recipient=recipient,
+        consent=consent,
+        sections=referral.sections + (["encounters"] if clinical else []),
+        identity=selectors.identity_for(case=case) if include_identity else None,
+        encounters=list(selectors.encounters_for(case=case).order_by("occurred_at"))
+        if wanted_encounters
+        else [],
+        clinical=clinical,
+        staff_names=staff_names,
+        exported_at=now,
+    )
+    passphrase = None
+    if fmt == "pdf":
+        passphrase = referrals.new_passphrase()
+        package = referrals.pdf_letter(content, passphrase)
+    else:
+        package = referrals.fhir_bundle(content)
+    referral.sha256 = hashlib.sha256(package).hexdigest()
+    referral.full_clean()
+    referral.save(force_insert=True)
+    ReferralPackage(referral=referral, content=package).save(force_insert=True)
+    event_record(
+        actor=actor,
+        action="referral.export",
+        case_reference=case.reference,
+        detail={
+            "format": fmt,
+            "sections": referral.sections,
+            "identity": include_identity,
+            "purpose": purpose,
+        },
+    )
+    return referral, passphrase
+
+
+def referral_download(*, actor: User, referral_id: Any) -> tuple[Referral, bytes]:
+    """The package, once, to its exporter, within its time; then it is deleted and only
+    the disclosure record remains (AS9-TRF-3). A refusal is recorded after the
+    transaction, so that it stays in the trail."""
+    try:
+        referral, content = _referral_take(actor=actor, referral_id=referral_id)
+    except DomainError:
+        event_record(
+            actor=actor, action="referral.download", outcome=Outcome.DENIED, reason="not_found"
+        )
+        raise
+    if content is None:
+        event_record(
+            actor=actor,
+            action="referral.download",
+            outcome=Outcome.DENIED,
+            case_reference=referral.case.reference,
+            reason="gone",
+        )
+        raise PackageGone("This package was already downloaded or has expired.")
+    return referral, content
+
+
+@transaction.atomic
+def _referral_take(*, actor: User, referral_id: Any) -> tuple[Referral, bytes | None]:
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("case__survivor", "recipient")
+        .filter(pk=referral_id, exported_by=actor)
+        .first()
+    )
+    if referral is None:
+        raise DomainError("No such export of yours.", status=404)
+    package = ReferralPackage.objects.filter(referral=referral).first()
+    if referral.downloaded_at is not None or referral.available_until <= timezone.now():
+        if package is not None:
+            package.delete()  # expired: nothing is kept beyond its time
+        return referral, None
+    if package is None:
+        return referral, None
+    package.referral = referral
+    content = package.content
+    referral.downloaded_at = timezone.now()
+    referral.save(update_fields=["downloaded_at"])
+    package.delete()
+    event_record(
+        actor=actor,
+        action="referral.download",
+        case_reference=referral.case.reference,
+        detail={"format": referral.format},
+    )
+    return referral, content

@@ -182,3 +182,16 @@ def test_every_case_model_survivor_field_is_encrypted():
         model = getattr(case_models, name)
         plain = {f.name for f in model._meta.concrete_fields if not isinstance(f, EncryptedField)}
         assert plain == allowed, f"{name}: unexpected clear fields {plain - allowed}"
+
+
+def test_no_application_code_changes_or_deletes_audit_rows():
+    """AS9-USE-2: besides the model-level refusal and the database triggers, no module
+    outside tests and migrations so much as calls update or delete on an audit model."""
+    pattern = re.compile(
+        r"(AccessEvent|ChainLink|LogEntry)\.objects[^\n]*\.(update|delete|bulk_update)\("
+    )
+    for path in ROOT.glob("*/**/*.py"):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] in {".venv", "tests", "var", "bench"} or "migrations" in rel.parts:
+            continue
+        assert not pattern.search(path.read_text()), str(rel)

@@ -225,6 +225,18 @@ class EncryptedTextField(EncryptedField):
         _reject_nul(self.name, value)
 
 
+class EncryptedBinaryField(EncryptedField):
+    """Opaque bytes (an export package awaiting download), encrypted like any field."""
+
+    python_types = (bytes,)
+
+    def encode(self, value: bytes) -> bytes:
+        return bytes(value)
+
+    def decode(self, data: bytes) -> bytes:
+        return data
+
+
 class EncryptedDateField(EncryptedField):
     python_types = (dt.date,)
 

@@ -15,7 +15,11 @@ from cases.api.fields import (
 )
 from cases.models import (
     IDENTITY_FIELDS,
+    ConsentMethod,
+    ConsentScope,
     EncounterKind,
+    ReferralFormat,
+    ReferralSection,
     RiskLevel,
     Service,
     Sex,
@@ -233,3 +237,81 @@ class GrantOutput(serializers.Serializer[Any]):
 
 class BreakGlassInput(StrictSerializer):
     reason = text(500, required=True, allow_null=False, min_length=10)
+
+
+class OrganisationInput(StrictSerializer):
+    name = text(200, required=True, allow_null=False)
+    slug = serializers.SlugField(max_length=60)
+    contact = text(500)
+    languages = text_list()
+    services = text_list()
+    verified_on = serializers.DateField(required=False, allow_null=True)
+
+
+class OrganisationOutput(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    contact = serializers.CharField()
+    languages = serializers.ListField(child=serializers.CharField())
+    services = serializers.ListField(child=serializers.CharField())
+    verified_on = serializers.DateField(allow_null=True)
+
+
+class ConsentInput(StrictSerializer):
+    scope = serializers.ChoiceField(choices=ConsentScope.choices)
+    recipient = serializers.SlugField(max_length=60, required=False, allow_null=True)
+    purpose = text(1000)
+    identity = StrictBooleanField(required=False, default=False)
+    method = serializers.ChoiceField(choices=ConsentMethod.choices)
+    interpreter_used = StrictBooleanField(required=False, default=False)
+    given_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ConsentOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    scope = serializers.CharField()
+    recipient = serializers.CharField(source="recipient.slug", allow_null=True)
+    purpose = serializers.CharField(allow_null=True)
+    identity = serializers.BooleanField()
+    method = serializers.CharField()
+    interpreter_used = serializers.BooleanField()
+    recorded_by = serializers.CharField(source="recorded_by.username")
+    given_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+    active = serializers.SerializerMethodField()
+
+    def get_active(self, obj: Any) -> bool:
+        from django.utils import timezone
+
+        return bool(obj.valid_at(timezone.now()))
+
+
+class WithdrawInput(StrictSerializer):
+    reason = text(1000)
+
+
+class ReferralInput(StrictSerializer):
+    recipient = serializers.SlugField(max_length=60)
+    purpose = serializers.ChoiceField(
+        choices=[ConsentScope.REFERRAL, ConsentScope.LEGAL],
+        help_text="referral (continuity of care) or legal (legal proceedings); each needs a "
+        "consent of that scope naming the recipient",
+    )
+    sections = serializers.ListField(
+        child=serializers.ChoiceField(choices=ReferralSection.choices), min_length=1, max_length=3
+    )
+    include_identity = StrictBooleanField(required=False, default=False)
+    staff_names = StrictBooleanField(
+        required=False, default=False, help_text="name staff instead of role labels"
+    )
+    format = serializers.ChoiceField(choices=ReferralFormat.choices)
+
+
+class ReferralCreatedOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    download_url = serializers.CharField()
+    sha256 = serializers.CharField()
+    passphrase = serializers.CharField(required=False, help_text="PDF only; shown once")
+    available_until = serializers.DateTimeField()

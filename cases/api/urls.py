@@ -41,6 +41,27 @@ api_v1 = (
             audit_api.CaseAccessReportApi.as_view(),
             name="access-report",
         ),
+        path("organisations/", views.OrganisationListCreateApi.as_view(), name="organisations"),
+        path(
+            "cases/<str:reference>/consents/",
+            views.ConsentListCreateApi.as_view(),
+            name="consents",
+        ),
+        path(
+            "cases/<str:reference>/consents/<uuid:consent_id>/withdraw/",
+            views.ConsentWithdrawApi.as_view(),
+            name="consent-withdraw",
+        ),
+        path(
+            "cases/<str:reference>/referrals/",
+            views.ReferralCreateApi.as_view(),
+            name="referrals",
+        ),
+        path(
+            "referrals/<uuid:referral_id>/download/",
+            views.ReferralDownloadApi.as_view(),
+            name="referral-download",
+        ),
         path("audit/events/", audit_api.AuditEventsApi.as_view(), name="audit-events"),
         path("audit/verify/", audit_api.AuditVerifyApi.as_view(), name="audit-verify"),
     ],

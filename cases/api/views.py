@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -21,6 +23,7 @@ from access.roles import Capability
 from cases import selectors, services
 from cases.api import serializers as s
 from cases.api.errors import PayloadTooLarge
+from cases.errors import ConsentRequired
 from cases.models import RiskLevel
 
 ERROR = inline_serializer(
@@ -365,3 +368,146 @@ class BreakGlassApi(ApiView):
         data = _validated(s.BreakGlassInput, request.data)
         grant = access_services.break_glass_open(case=case, user=actor, reason=data["reason"])
         return Response(s.GrantOutput(grant).data, status=status.HTTP_201_CREATED)
+
+
+class OrganisationListCreateApi(ApiView):
+    @extend_schema(
+        operation_id="organisations_list",
+        responses={200: s.OrganisationOutput(many=True), **ERRORS},
+        summary="The referral directory",
+    )
+    def get(self, request: Request) -> Response:
+        actor = policy.acting_user(request.user)
+        organisations = selectors.organisations()
+        paginator, page = self.paginate(request, organisations)
+        policy.record_list(actor, action="organisation.list", count=len(page))
+        return paginator.get_paginated_response(s.OrganisationOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="organisations_create",
+        request=s.OrganisationInput,
+        responses={201: s.OrganisationOutput, **ERRORS},
+        summary="Add to the referral directory (supervisor, admin)",
+    )
+    def post(self, request: Request) -> Response:
+        actor = policy.acting_user(request.user)
+        policy.require_capability(actor, Capability.ORGANISATION_MANAGE, action="organisation.add")
+        data = _validated(s.OrganisationInput, request.data)
+        organisation = services.organisation_add(actor=actor, **data)
+        return Response(s.OrganisationOutput(organisation).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentListCreateApi(ApiView):
+    @extend_schema(
+        operation_id="consents_list",
+        responses={200: s.ConsentOutput(many=True), **ERRORS},
+        summary="What the survivor agreed to",
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        case = policy.case_for(
+            request.user, reference, need=Capability.CASE_READ, action="consent.list"
+        )
+        paginator, page = self.paginate(request, selectors.consents_for(case=case))
+        return paginator.get_paginated_response(s.ConsentOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="consents_create",
+        request=s.ConsentInput,
+        responses={201: s.ConsentOutput, **ERRORS},
+        summary="Record a consent (scope, recipient, purpose, how, until when)",
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        actor = policy.acting_user(request.user)
+        case = policy.case_for(
+            actor, reference, need=Capability.CASE_WRITE, action="consent.record", log_allowed=False
+        )
+        data = dict(_validated(s.ConsentInput, request.data))
+        consent = services.consent_record(
+            actor=actor, case=case, recipient_slug=data.pop("recipient", None), **data
+        )
+        return Response(s.ConsentOutput(consent).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentWithdrawApi(ApiView):
+    @extend_schema(
+        operation_id="consents_withdraw",
+        request=s.WithdrawInput,
+        responses={200: s.ConsentOutput, **ERRORS},
+        summary="Withdraw a consent: further disclosures under it stop at once",
+    )
+    def post(self, request: Request, reference: str, consent_id: Any) -> Response:
+        actor = policy.acting_user(request.user)
+        case = policy.case_for(
+            actor,
+            reference,
+            need=Capability.CASE_WRITE,
+            action="consent.withdraw",
+            log_allowed=False,
+        )
+        data = _validated(s.WithdrawInput, request.data)
+        consent = services.consent_withdraw(
+            actor=actor, case=case, consent_id=consent_id, reason=data.get("reason")
+        )
+        return Response(s.ConsentOutput(consent).data)
+
+
+class ReferralCreateApi(ApiView):
+    @extend_schema(
+        operation_id="referrals_create",
+        request=s.ReferralInput,
+        responses={201: s.ReferralCreatedOutput, **ERRORS},
+        summary="Export a referral package under a valid consent (403 consent_required)",
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        actor = policy.acting_user(request.user)
+        case = policy.case_for(
+            actor,
+            reference,
+            need=Capability.REFERRAL_EXPORT,
+            action="referral.export",
+            log_allowed=False,
+        )
+        data = _validated(s.ReferralInput, request.data)
+        try:
+            referral, passphrase = services.referral_export(
+                actor=actor,
+                case=case,
+                recipient_slug=data["recipient"],
+                purpose=data["purpose"],
+                sections=data["sections"],
+                include_identity=data["include_identity"],
+                fmt=data["format"],
+                staff_names=data["staff_names"],
+            )
+        except ConsentRequired:
+            policy.record_refusal(actor, "referral.export", case.reference, "consent_required")
+            raise
+        body: dict[str, Any] = {
+            "id": referral.id,
+            "download_url": reverse("api:referral-download", args=[referral.id]),
+            "sha256": referral.sha256,
+            "available_until": referral.available_until,
+        }
+        if passphrase is not None:
+            body["passphrase"] = passphrase
+        return Response(s.ReferralCreatedOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class ReferralDownloadApi(ApiView):
+    @extend_schema(
+        operation_id="referrals_download",
+        responses={(200, "application/octet-stream"): bytes, **ERRORS},
+        summary="The package, once, to its exporter; afterwards 410",
+    )
+    def get(self, request: Request, referral_id: Any) -> HttpResponse:
+        actor = policy.acting_user(request.user)
+        policy.require_capability(actor, Capability.REFERRAL_EXPORT, action="referral.download")
+        referral, content = services.referral_download(actor=actor, referral_id=referral_id)
+        media = "application/pdf" if referral.format == "pdf" else "application/fhir+json"
+        extension = "pdf" if referral.format == "pdf" else "json"
+        response = HttpResponse(content, content_type=media)
+        response["Content-Disposition"] = (
+            f'attachment; filename="referral-{referral.id}.{extension}"'
+        )
+        response["X-Content-SHA256"] = referral.sha256
+        return response

@@ -56,6 +56,8 @@ class World:
     user: Any
     owner: Any
     team_supervisor: Any
+    consent: Any = None
+    referral: Any = None
 
 
 def _grant(case, user, kind=GrantKind.GRANT, **kwargs) -> CaseGrant:
@@ -98,7 +100,27 @@ def _world(role: str, relation: str) -> World:
         _grant(case, user, revoked_at=now)
     elif relation == "break_glass":
         _grant(case, user, kind=GrantKind.BREAK_GLASS, expires_at=now + dt.timedelta(hours=4))
-    return World(case, encounter, user, owner, team_supervisor)
+    from cases.services import consent_record, organisation_add, referral_export
+
+    organisation_add(actor=team_supervisor, name="Clinic", slug="clinic")
+    consent = consent_record(
+        actor=owner,
+        case=case,
+        scope="referral",
+        recipient_slug="clinic",
+        method="written",
+        given_at=now - dt.timedelta(hours=1),
+    )
+    referral, _ = referral_export(
+        actor=team_supervisor,
+        case=case,
+        recipient_slug="clinic",
+        purpose="referral",
+        sections=["summary"],
+        include_identity=False,
+        fmt="fhir",
+    )
+    return World(case, encounter, user, owner, team_supervisor, consent, referral)
 
 
 # --- expectations -----------------------------------------------------------------
@@ -174,6 +196,38 @@ def _new_anomaly_id(w: World) -> int:
 
 
 DPO_ONLY = by_role({Role.DPO}, 200)
+EXPORTERS = {Role.CLINICIAN, Role.SUPERVISOR}
+
+
+def referral_export_expect(role, rel):
+    if not _reads(role, rel):
+        return 404
+    return 201 if role in EXPORTERS else 403
+
+
+def download_expect(role, rel):
+    if role not in EXPORTERS:
+        return 403
+    return 200 if rel == "team_supervisor" else 404  # only the exporter, once
+
+
+def _new_consent_id(w: World) -> Any:
+    """A consent of its own to withdraw, so the referral consent stays valid."""
+    from cases.services import consent_record
+
+    return consent_record(
+        actor=w.owner,
+        case=w.case,
+        scope="research",
+        method="verbal",
+        given_at=timezone.now() - dt.timedelta(minutes=5),
+    ).pk
+
+
+def _slug() -> str:
+    import uuid
+
+    return f"org-{uuid.uuid4().hex[:8]}"
 
 
 ENDPOINTS = [
@@ -372,6 +426,70 @@ ENDPOINTS = [
         web=True,
         event="break_glass.page",
         reads_data=False,
+    ),
+    Endpoint(
+        "organisations",
+        "api/v1/organisations/",
+        "get",
+        lambda w: "/api/v1/organisations/",
+        always(200),
+    ),
+    Endpoint(
+        "organisation add",
+        "api/v1/organisations/",
+        "post",
+        lambda w: "/api/v1/organisations/",
+        by_role({Role.SUPERVISOR, Role.ADMIN}, 201),
+        body=lambda w: {"name": "New org", "slug": _slug()},
+        event="organisation.add",
+    ),
+    Endpoint(
+        "consents",
+        "api/v1/cases/<str:reference>/consents/",
+        "get",
+        lambda w: f"/api/v1/cases/{w.case.reference}/consents/",
+        case_read(200),
+        event="consent.list",
+    ),
+    Endpoint(
+        "consent record",
+        "api/v1/cases/<str:reference>/consents/",
+        "post",
+        lambda w: f"/api/v1/cases/{w.case.reference}/consents/",
+        case_read(201),
+        body=lambda w: {"scope": "storage", "method": "verbal", "given_at": _when()},
+        event="consent.record",
+    ),
+    Endpoint(
+        "consent withdraw",
+        "api/v1/cases/<str:reference>/consents/<uuid:consent_id>/withdraw/",
+        "post",
+        lambda w: f"/api/v1/cases/{w.case.reference}/consents/{_new_consent_id(w)}/withdraw/",
+        case_read(200),
+        body=lambda w: {},
+        event="consent.withdraw",
+    ),
+    Endpoint(
+        "referral download",
+        "api/v1/referrals/<uuid:referral_id>/download/",
+        "get",
+        lambda w: f"/api/v1/referrals/{w.referral.pk}/download/",
+        download_expect,
+        event="referral.download",
+    ),
+    Endpoint(
+        "referral export",
+        "api/v1/cases/<str:reference>/referrals/",
+        "post",
+        lambda w: f"/api/v1/cases/{w.case.reference}/referrals/",
+        referral_export_expect,
+        body=lambda w: {
+            "recipient": "clinic",
+            "purpose": "referral",
+            "sections": ["summary"],
+            "format": "fhir",
+        },
+        event="referral.export",
     ),
     Endpoint(
         "access report",

@@ -1,0 +1,264 @@
+"""Consent and referral export: nothing leaves without a consent valid now for that
+recipient and purpose; only the chosen sections; identity only when chosen and
+consented; encrypted PDF; download once. AS9-TRF-1 to AS9-TRF-6, AS9-USE-3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+
+import pytest
+from django.utils import timezone
+from fhir.resources.R4B.bundle import Bundle
+from pypdf import PdfReader
+
+from access.services import grant_assign
+from audit.models import AccessEvent
+from cases.models import Consent, Referral, ReferralPackage
+from cases.services import organisation_add
+from tests.factories import MARKERS, add_encounter, open_case
+
+pytestmark = pytest.mark.django_db
+
+CLINICAL = {
+    "conditions": [
+        {"display": MARKERS["condition"], "code": "193462001", "system": "http://snomed.info/sct"}
+    ],
+    "allergies": [{"display": "Penicillin"}],
+}
+
+
+@pytest.fixture
+def clinic(supervisor):
+    return organisation_add(actor=supervisor, name="Riverside Clinic", slug="riverside")
+
+
+@pytest.fixture
+def case(caseworker, clinician):
+    case = open_case(caseworker)
+    grant_assign(case=case, user=clinician, granted_by=caseworker)
+    add_encounter(caseworker, case, occurred_at=timezone.now() - dt.timedelta(days=3))
+    add_encounter(clinician, case, kind="medical", notes="Seen in clinic", clinical=CLINICAL)
+    return case
+
+
+def _consent(api, user, case, **overrides):
+    body = {
+        "scope": "referral",
+        "recipient": "riverside",
+        "purpose": "Continuing care",
+        "method": "written",
+        "given_at": (timezone.now() - dt.timedelta(hours=1)).isoformat(),
+    }
+    body.update(overrides)
+    response = api(user).post(f"/api/v1/cases/{case.reference}/consents/", body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def _export(api, user, case, **overrides):
+    body = {
+        "recipient": "riverside",
+        "purpose": "referral",
+        "sections": ["summary"],
+        "include_identity": False,
+        "format": "fhir",
+    }
+    body.update(overrides)
+    return api(user).post(f"/api/v1/cases/{case.reference}/referrals/", body, format="json")
+
+
+def _download(api, user, created):
+    return api(user).get(created["download_url"])
+
+
+def test_export_without_consent_is_refused_with_consent_required(
+    api, clinician, case, clinic, last_event
+):
+    """AS9-TRF-1."""
+    response = _export(api, clinician, case)
+    assert response.status_code == 403
+    assert response.json()["code"] == "consent_required"
+    assert Referral.objects.count() == 0
+    event = last_event(action="referral.export")
+    assert (event.actor_id, event.case_reference, event.outcome, event.reason) == (
+        clinician.pk,
+        case.reference,
+        "denied",
+        "consent_required",
+    )
+
+
+def test_a_consent_for_another_recipient_or_purpose_does_not_cover(
+    api, caseworker, supervisor, clinician, case, clinic
+):
+    organisation_add(actor=supervisor, name="Other NGO", slug="other")
+    _consent(api, caseworker, case, recipient="other")
+    _consent(api, caseworker, case, scope="legal")
+    assert _export(api, clinician, case).status_code == 403
+    assert (
+        _export(api, clinician, case, purpose="legal").status_code == 201
+    )  # legal consent for riverside
+    assert _export(api, clinician, case, recipient="other", purpose="legal").status_code == 403
+
+
+def test_fhir_export_validates_holds_only_the_chosen_sections_and_downloads_once(
+    api, caseworker, clinician, case, clinic, last_event
+):
+    """AS9-TRF-2, AS9-TRF-3, AS9-TRF-4, AS9-TRF-5, AS9-TRF-6."""
+    _consent(api, caseworker, case)
+    created = _export(api, clinician, case, sections=["encounters"]).json()
+    assert set(created) == {"id", "download_url", "sha256", "available_until"}
+    package = _download(api, clinician, created)
+    assert package.status_code == 200 and package["Content-Type"] == "application/fhir+json"
+    assert hashlib.sha256(package.content).hexdigest() == created["sha256"]
+    bundle = Bundle.model_validate_json(package.content)
+    kinds = {entry.resource.__resource_type__ for entry in bundle.entry}
+    assert {"Patient", "Encounter", "Consent", "Provenance"} <= kinds
+    assert not kinds & {"Condition", "AllergyIntolerance"}  # clinical not chosen
+    text = package.content.decode()
+    assert MARKERS["notes"] in text and MARKERS["summary"] not in text
+    assert MARKERS["given_name"] not in text and MARKERS["condition"] not in text
+    assert caseworker.username not in text and "Caseworker" in text  # role labels
+    again = _download(api, clinician, created)
+    assert again.status_code == 410 and again.json()["code"] == "gone"
+    assert ReferralPackage.objects.count() == 0
+    record = Referral.objects.get()
+    assert (record.sections, record.include_identity, record.sha256) == (
+        ["encounters"],
+        False,
+        created["sha256"],
+    )
+    assert last_event(action="referral.download", outcome="denied").reason == "gone"
+
+
+def test_clinical_and_identity_only_when_chosen_and_consented(
+    api, caseworker, clinician, case, clinic
+):
+    _consent(api, caseworker, case)
+    refused = _export(api, clinician, case, include_identity=True)
+    assert refused.status_code == 403 and refused.json()["code"] == "consent_required"
+    _consent(api, caseworker, case, identity=True)
+    created = _export(api, clinician, case, sections=["clinical"], include_identity=True).json()
+    text = _download(api, clinician, created).content.decode()
+    bundle = json.loads(text)
+    kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert {"Condition", "AllergyIntolerance"} <= kinds
+    assert MARKERS["condition"] in text and MARKERS["family_name"] in text
+
+
+def test_a_supervisor_cannot_export_clinical_detail(api, caseworker, supervisor, case, clinic):
+    _consent(api, caseworker, case)
+    assert _export(api, supervisor, case, sections=["clinical"]).status_code == 403
+
+
+def test_pdf_is_aes256_encrypted_marked_on_every_page_and_passphrase_never_stored(
+    api, caseworker, clinician, case, clinic
+):
+    _consent(api, caseworker, case)
+    for _ in range(40):  # enough for several pages
+        add_encounter(caseworker, case, notes="Follow-up visit " * 10)
+    created = _export(api, clinician, case, format="pdf", sections=["summary", "encounters"]).json()
+    passphrase = created["passphrase"]
+    package = _download(api, clinician, created).content
+    reader = PdfReader(io.BytesIO(package))
+    assert reader.is_encrypted
+    assert reader.decrypt("wrong") == 0
+    assert reader.decrypt(passphrase) != 0
+    encrypt = reader.trailer["/Encrypt"]
+    assert (encrypt["/V"], encrypt["/R"]) == (5, 6)  # AES-256 (PDF 2.0 security handler)
+    assert len(reader.pages) > 1
+    for page in reader.pages:
+        text = page.extract_text()
+        assert "Riverside Clinic" in text and created["id"] in text
+    full = "\n".join(p.extract_text() for p in reader.pages)
+    assert MARKERS["summary"] in full and MARKERS["given_name"] not in full
+    stored = str(list(Referral.objects.values())) + str(list(AccessEvent.objects.values()))
+    assert passphrase not in stored
+
+
+def test_withdrawal_stops_further_exports_at_once(
+    api, caseworker, clinician, case, clinic, last_event
+):
+    consent = _consent(api, caseworker, case)
+    assert _export(api, clinician, case).status_code == 201
+    withdrawn = api(caseworker).post(
+        f"/api/v1/cases/{case.reference}/consents/{consent['id']}/withdraw/",
+        {"reason": "Changed her mind"},
+        format="json",
+    )
+    assert withdrawn.status_code == 200 and withdrawn.json()["active"] is False
+    assert _export(api, clinician, case).status_code == 403
+    assert last_event(action="consent.withdraw").case_reference == case.reference
+
+
+def test_an_expired_consent_does_not_cover(api, caseworker, clinician, case, clinic):
+    consent = _consent(
+        api, caseworker, case, expires_at=(timezone.now() + dt.timedelta(hours=1)).isoformat()
+    )
+    assert _export(api, clinician, case).status_code == 201
+    from django.db.models import QuerySet  # time passes: the end is now (test-only write)
+
+    QuerySet.update(Consent.objects.filter(pk=consent["id"]), expires_at=timezone.now())
+    assert _export(api, clinician, case).status_code == 403
+
+
+def test_only_the_exporter_downloads(api, caseworker, clinician, case, clinic, make_staff):
+    from access.roles import Role
+
+    _consent(api, caseworker, case)
+    created = _export(api, clinician, case).json()
+    other = make_staff(Role.CLINICIAN, username="other-doc")
+    assert api(other).get(created["download_url"]).status_code == 404
+    assert _download(api, clinician, created).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "scope": "referral",
+            "method": "written",
+            "given_at": "2026-01-01T00:00:00Z",
+        },  # no recipient
+        {
+            "scope": "referral",
+            "recipient": "nowhere",
+            "method": "written",
+            "given_at": "2026-01-01T00:00:00Z",
+        },
+        {"scope": "marketing", "method": "written", "given_at": "2026-01-01T00:00:00Z"},
+        {"scope": "storage", "method": "written", "given_at": "2999-01-01T00:00:00Z"},
+    ],
+)
+def test_bad_consents_are_refused(api, caseworker, case, clinic, body):
+    before = Consent.objects.count()
+    response = api(caseworker).post(
+        f"/api/v1/cases/{case.reference}/consents/", body, format="json"
+    )
+    assert response.status_code == 400
+    assert Consent.objects.count() == before
+
+
+def test_organisations_directory(api, supervisor, caseworker, admin_user):
+    created = api(admin_user).post(
+        "/api/v1/organisations/", {"name": "Legal Aid", "slug": "legal-aid"}, format="json"
+    )
+    assert created.status_code == 201
+    assert (
+        api(supervisor)
+        .post("/api/v1/organisations/", {"name": "X", "slug": "legal-aid"}, format="json")
+        .status_code
+        == 400
+    )
+    assert (
+        api(caseworker)
+        .post("/api/v1/organisations/", {"name": "Y", "slug": "y"}, format="json")
+        .status_code
+        == 403
+    )
+    assert [o["slug"] for o in api(caseworker).get("/api/v1/organisations/").json()["results"]] == [
+        "legal-aid"
+    ]
