@@ -88,6 +88,14 @@ class IdentityFieldsMixin(forms.Form):
 
 
 class IntakeForm(IdentityFieldsMixin):
+    storage_consent_method = forms.ChoiceField(
+        choices=[("written", "Written"), ("verbal", "Verbal")],
+        label="Consent to store this information was given",
+        widget=forms.RadioSelect,
+    )
+    storage_consent_interpreter = forms.BooleanField(
+        required=False, label="An interpreter was used for the consent"
+    )
     confirm_new_person = forms.BooleanField(
         required=False,
         label="I have checked: this is a different person. Open a new case.",

@@ -263,7 +263,7 @@ def _wrap(text: str, width: int = 90) -> list[str]:
     return lines
 
 
-def _letter_lines(c: Content) -> list[str]:
+def letter_lines(c: Content) -> list[str]:
     lines = [
         f"Referral to {c.recipient.name}",
         f"Reference {c.case.reference}    Exported {c.exported_at:%Y-%m-%d %H:%M} UTC",
@@ -320,7 +320,7 @@ def _page_stream(lines: list[str], mark: str, number: int, total: int) -> bytes:
 def pdf_letter(c: Content, passphrase: str) -> bytes:
     """A readable referral letter, AES-256 encrypted; the passphrase is handed over by
     another channel and never stored."""
-    lines = _letter_lines(c)
+    lines = letter_lines(c)
     pages = [lines[i : i + _LINES_PER_PAGE] for i in range(0, len(lines), _LINES_PER_PAGE)] or [[]]
     mark = f"CONFIDENTIAL - for {c.recipient.name} only - export {c.export_id}"
     writer = PdfWriter()

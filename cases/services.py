@@ -128,9 +128,12 @@ def case_open(
     trafficking_types: list[str],
     summary: str | None = None,
     referral_source: str | None = None,
+    storage_consent: Mapping[str, Any] | None = None,
 ) -> Case:
     """Intake: a new survivor with a pseudonymous reference, their identity (every field
-    optional), and a case in the actor's team with the actor assigned."""
+    optional), and a case in the actor's team with the actor assigned. The consent to
+    store the information, how it was given and whether an interpreter was used, is
+    recorded with it (AS9-COL-2)."""
     _require(actor, Capability.CASE_CREATE)
     if actor.team_id is None:
         raise NoTeam("You must belong to a team to open a case.")
@@ -155,6 +158,15 @@ def case_open(
     case.save(force_insert=True)
     grant_assign(case=case, user=actor, granted_by=actor, reason="intake")
     event_record(actor=actor, action="case.create", case_reference=survivor.reference)
+    if storage_consent is not None:
+        consent_record(
+            actor=actor,
+            case=case,
+            scope="storage",
+            method=storage_consent["method"],
+            interpreter_used=bool(storage_consent.get("interpreter_used", False)),
+            given_at=timezone.now(),
+        )
     return case
 
 
@@ -435,6 +447,9 @@ def referral_export(
     include_identity: bool,
     fmt: str,
     staff_names: bool = False,
+    encounters_from: dt.date | None = None,
+    encounters_to: dt.date | None = None,
+    preview_only: bool = False,
 ) -> tuple[Referral, str | None]:
     """Build a referral package, only under a consent valid now for this recipient and
     purpose (AS9-TRF-1, AS9-USE-3), record the disclosure (AS9-TRF-4), and keep the
@@ -468,6 +483,11 @@ def referral_export(
         available_until=now + REFERRAL_AVAILABLE,
     )
     wanted_encounters = "encounters" in sections or clinical
+    timeline = selectors.encounters_for(case=case).order_by("occurred_at")
+    if encounters_from is not None:
+        timeline = timeline.filter(occurred_at__date__gte=encounters_from)
+    if encounters_to is not None:
+        timeline = timeline.filter(occurred_at__date__lte=encounters_to)
     content = referrals.Content(
         export_id=str(referral.id),
         case=case,
@@ -475,13 +495,20 @@ def referral_export(
         consent=consent,
         sections=referral.sections + (["encounters"] if clinical else []),
         identity=selectors.identity_for(case=case) if include_identity else None,
-        encounters=list(selectors.encounters_for(case=case).order_by("occurred_at"))
-        if wanted_encounters
-        else [],
+        encounters=list(timeline) if wanted_encounters else [],
         clinical=clinical,
         staff_names=staff_names,
         exported_at=now,
     )
+    if preview_only:
+        referral.preview_lines = referrals.letter_lines(content)  # type: ignore[attr-defined]
+        event_record(
+            actor=actor,
+            action="referral.preview",
+            case_reference=case.reference,
+            detail={"sections": referral.sections, "identity": include_identity},
+        )
+        return referral, None
     passphrase = None
     if fmt == "pdf":
         passphrase = referrals.new_passphrase()

@@ -75,8 +75,16 @@ class IdentityOutput(serializers.Serializer[Any]):
         return list(obj.declined or [])
 
 
+class StorageConsentInput(StrictSerializer):
+    method = serializers.ChoiceField(choices=ConsentMethod.choices)
+    interpreter_used = StrictBooleanField(required=False, default=False)
+
+
 class CaseCreateInput(StrictSerializer):
     identity = IdentityInput(required=False)
+    storage_consent = StorageConsentInput(
+        required=False, help_text="how consent to store the information was given (AS9-COL-2)"
+    )
     summary = text(20_000)
     referral_source = text(500)
     risk_level = serializers.ChoiceField(choices=RiskLevel.choices, required=False)

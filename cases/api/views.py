@@ -113,6 +113,7 @@ class CaseListCreateApi(ApiView):
             trafficking_types=data.get("trafficking_types", []),
             summary=data.get("summary"),
             referral_source=data.get("referral_source"),
+            storage_consent=data.get("storage_consent"),
         )
         case.possible_duplicates = {  # type: ignore[attr-defined]
             "readable": [c.reference for c in duplicates.readable],

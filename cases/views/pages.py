@@ -19,6 +19,7 @@ from cases import selectors, services
 from cases.errors import DomainError, StaleVersion
 from cases.forms import EncounterEditForm, EncounterForm, IntakeForm, SearchForm
 from cases.models import IDENTITY_FIELDS
+from cases.views.disclosure import ConsentForm
 from cases.views.team import GrantForm
 
 PAGE_SIZE = 25
@@ -82,6 +83,10 @@ def case_new(request: HttpRequest) -> HttpResponse:
                     trafficking_types=form.cleaned_data["trafficking_types"],
                     summary=form.cleaned_data["summary"] or None,
                     referral_source=form.cleaned_data["referral_source"] or None,
+                    storage_consent={
+                        "method": form.cleaned_data["storage_consent_method"],
+                        "interpreter_used": form.cleaned_data["storage_consent_interpreter"],
+                    },
                 )
             except ValidationError as exc:
                 _apply_errors(form, exc)
@@ -96,6 +101,14 @@ def case_new(request: HttpRequest) -> HttpResponse:
         {"form": form, "duplicates": duplicates},
         status=409 if duplicates else _status(form),
     )
+
+
+def _consents_with_status(case: Any) -> list[Any]:
+    now = timezone.now()
+    rows = list(selectors.consents_for(case=case))
+    for consent in rows:
+        consent.is_active = consent.valid_at(now)
+    return rows
 
 
 def _with_status(grants: Any) -> list[Any]:
@@ -130,6 +143,9 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "grants": _with_status(policy.grants_on(request.user, case)),
             "can_manage_grants": policy.supervises(request.user, case),
             "grant_form": GrantForm(),
+            "consents": _consents_with_status(case),
+            "consent_form": ConsentForm(initial={"given_at": timezone.localtime()}),
+            "can_refer": policy.can(request.user, Capability.REFERRAL_EXPORT),
         },
     )
 

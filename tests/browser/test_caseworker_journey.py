@@ -40,6 +40,7 @@ def test_caseworker_intake_reveal_encounter_and_stale_edit(new_page):
     _login(page, "amira")
 
     page.get_by_role("link", name="New intake").click()
+    page.get_by_label("Written").check()
     page.get_by_label("Risk level").select_option("high")
     page.get_by_label("Labour exploitation").check()
     page.get_by_role("textbox", name="Given name").fill(MARKERS["given_name"])

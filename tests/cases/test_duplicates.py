@@ -63,6 +63,7 @@ def test_a_different_person_is_not_a_duplicate(api, caseworker):
 def _intake(client, **extra):
     data = {
         "risk_level": "low",
+        "storage_consent_method": "written",
         "given_name": MARKERS["given_name"],
         "family_name": MARKERS["family_name"],
     }

@@ -63,6 +63,8 @@ def test_intake_form_opens_a_case_with_declined_fields(caseworker):
         "/cases/new/",
         {
             "risk_level": "low",
+            "storage_consent_method": "verbal",
+            "storage_consent_interpreter": "on",
             "trafficking_types": ["sexual"],
             "given_name": MARKERS["given_name"],
             "declined": ["date_of_birth", "phone"],
@@ -76,6 +78,8 @@ def test_intake_form_opens_a_case_with_declined_fields(caseworker):
     assert identity.declined == ["date_of_birth", "phone"]
     assert identity.languages == ["Tigrinya", "English"]
     assert identity.date_of_birth is None
+    consent = case.consents.get()  # AS9-COL-2: the storage consent, how, with interpreter
+    assert (consent.scope, consent.method, consent.interpreter_used) == ("storage", "verbal", True)
 
 
 def test_intake_form_shows_errors_and_saves_nothing(caseworker):
