@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "which",
         nargs="*",
-        help="any of: overhead cipher search rotate listing audit (default: all)",
+        help="any of: overhead cipher search rotate listing audit referral (default: all)",
     )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--encounters", type=int, default=10_000)
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=100_000, help="for listing")
     parser.add_argument("--events", type=int, default=5_000_000, help="for audit")
     args = parser.parse_args(argv)
-    everything = {"overhead", "cipher", "search", "rotate", "listing", "audit"}
+    everything = {"overhead", "cipher", "search", "rotate", "listing", "audit", "referral"}
     which = everything if not args.which or "all" in args.which else set(args.which)
     if which - everything:
         parser.error(f"unknown benchmark: {', '.join(sorted(which - everything))}")
@@ -113,6 +113,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench import listing
 
         listing.listing(args.cases, args.queries)
+    if "referral" in which:
+        from bench import referral
+
+        referral.measure()
     if "audit" in which:
         _recreate_database(args.database_url)
         call_command("migrate", verbosity=0)

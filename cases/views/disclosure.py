@@ -165,7 +165,12 @@ class ReferralForm(forms.Form):
     staff_names = forms.BooleanField(
         required=False, label="Name staff (otherwise role labels such as 'Caseworker')"
     )
-    format = forms.ChoiceField(choices=ReferralFormat.choices, initial=ReferralFormat.PDF)
+    # Shown from the second step on; a PDF letter unless another format is chosen.
+    format = forms.ChoiceField(
+        choices=sorted(ReferralFormat.choices, key=lambda c: c[0] != ReferralFormat.PDF),
+        initial=ReferralFormat.PDF,
+        required=False,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -213,7 +218,7 @@ def referral_wizard(request: HttpRequest, reference: str) -> HttpResponse:
                 "purpose": data["purpose"],
                 "sections": data["sections"],
                 "include_identity": data["include_identity"],
-                "fmt": data["format"],
+                "fmt": data["format"] or ReferralFormat.PDF,
                 "staff_names": data["staff_names"],
                 "encounters_from": data["encounters_from"],
                 "encounters_to": data["encounters_to"],
