@@ -57,6 +57,7 @@ class AccessEvent(models.Model):
         indexes = [
             models.Index(fields=["case_reference", "at"], name="event_case_at"),
             models.Index(fields=["actor_id", "at"], name="event_actor_at"),
+            models.Index(fields=["actor_username", "at"], name="event_actor_name_at"),
         ]
 
     def __str__(self) -> str:
