@@ -276,6 +276,19 @@ class ConsentMethod(models.TextChoices):
 
 
 DISCLOSURE_SCOPES = (ConsentScope.REFERRAL, ConsentScope.LEGAL)
+FORM_MAX_BYTES = 5 * 1024 * 1024
+FORM_TYPES = {  # accepted scans, recognised by their first bytes, not by their name
+    "application/pdf": b"%PDF-",
+    "image/png": b"\x89PNG\r\n\x1a\n",
+    "image/jpeg": b"\xff\xd8\xff",
+}
+
+
+def scanned_form_type(data: bytes) -> str | None:
+    for media_type, magic in FORM_TYPES.items():
+        if data.startswith(magic):
+            return media_type
+    return None
 
 
 class Consent(models.Model):
@@ -300,6 +313,8 @@ class Consent(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawal_reason = EncryptedTextField(max_length=1000)
+    form = EncryptedBinaryField(max_length=FORM_MAX_BYTES)
+    form_type = models.CharField(max_length=40, blank=True)
 
     objects = AuditedQuerySet["Consent"].as_manager()
 

@@ -22,6 +22,7 @@ from audit.models import Outcome
 from audit.services import event_record
 from cases.errors import ConsentRequired, DomainError, NoTeam, PackageGone, StaleVersion
 from cases.models import (
+    FORM_MAX_BYTES,
     IDENTITY_FIELDS,
     BlindIndexEntry,
     Case,
@@ -33,6 +34,7 @@ from cases.models import (
     ReferralPackage,
     Revision,
     Survivor,
+    scanned_form_type,
 )
 from cases.references import new_reference
 
@@ -376,18 +378,29 @@ def consent_record(
     identity: bool = False,
     interpreter_used: bool = False,
     expires_at: dt.datetime | None = None,
+    form: bytes | None = None,
 ) -> Consent:
-    """Record what the survivor agreed to (AS9-COL-2, AS9-TRF-1)."""
+    """Record what the survivor agreed to (AS9-COL-2, AS9-TRF-1), with the scanned
+    signed form if there is one (encrypted under the survivor's key)."""
     _require(actor, Capability.CASE_WRITE)
     recipient = None
     if recipient_slug:
         recipient = Organisation.objects.filter(slug=recipient_slug).first()
         if recipient is None:
             raise DomainError("No organisation in the directory has that slug.", field="recipient")
+    form_type = ""
+    if form is not None:
+        if len(form) > FORM_MAX_BYTES:
+            raise DomainError("The scanned form is larger than 5 MB.", field="form")
+        form_type = scanned_form_type(form) or ""
+        if not form_type:
+            raise DomainError("The scanned form must be a PDF, PNG or JPEG.", field="form")
     consent = Consent(
         case=case,
         scope=scope,
         recipient=recipient,
+        form=form,
+        form_type=form_type,
         purpose=purpose,
         identity=identity,
         method=method,
@@ -457,6 +470,7 @@ def referral_export(
     from cases import referrals, selectors
 
     _require(actor, Capability.REFERRAL_EXPORT)
+    referral_packages_purge()
     recipient = Organisation.objects.filter(slug=recipient_slug).first()
     if recipient is None:
         raise DomainError("No organisation in the directory has that slug.", field="recipient")
@@ -585,3 +599,21 @@ def _referral_take(*, actor: User, referral_id: Any) -> tuple[Referral, bytes | 
         detail={"format": referral.format},
     )
     return referral, content
+
+
+def referral_packages_purge(*, progress: Any = None) -> int:
+    """Delete every package past its time (downloaded ones are already gone). Runs at
+    each export and from ``manage.py purge_referral_packages`` (cron)."""
+    expired = list(
+        ReferralPackage.objects.filter(referral__available_until__lte=timezone.now()).values_list(
+            "pk", flat=True
+        )
+    )
+    for start in range(0, len(expired), 500):
+        chunk = expired[start : start + 500]
+        ReferralPackage.objects.filter(pk__in=chunk).delete()
+        if progress is not None:
+            progress(len(chunk))
+    if expired:
+        event_record(actor=None, action="referral.purge", detail={"packages": len(expired)})
+    return len(expired)

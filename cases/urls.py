@@ -21,6 +21,11 @@ urlpatterns = [
         disclosure.consent_withdraw,
         name="consent-withdraw",
     ),
+    path(
+        "cases/<str:reference>/consents/<uuid:consent_id>/form/",
+        disclosure.consent_form,
+        name="consent-form",
+    ),
     path("cases/<str:reference>/referral/", disclosure.referral_wizard, name="referral"),
     path(
         "cases/<str:reference>/grants/<int:grant_id>/revoke/",

@@ -274,6 +274,18 @@ class ConsentInput(StrictSerializer):
     interpreter_used = StrictBooleanField(required=False, default=False)
     given_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    form_base64 = text(7_000_000, help_text="scanned signed form: PDF, PNG or JPEG, base64")
+
+    def validate_form_base64(self, value: str | None) -> bytes | None:
+        import base64
+        import binascii
+
+        if value is None:
+            return None
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise serializers.ValidationError("Not valid base64.", code="invalid") from exc
 
 
 class ConsentOutput(serializers.Serializer[Any]):
@@ -288,7 +300,11 @@ class ConsentOutput(serializers.Serializer[Any]):
     given_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(allow_null=True)
     withdrawn_at = serializers.DateTimeField(allow_null=True)
+    has_form = serializers.SerializerMethodField()
     active = serializers.SerializerMethodField()
+
+    def get_has_form(self, obj: Any) -> bool:
+        return bool(obj.form_type)
 
     def get_active(self, obj: Any) -> bool:
         from django.utils import timezone

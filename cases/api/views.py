@@ -424,7 +424,11 @@ class ConsentListCreateApi(ApiView):
         )
         data = dict(_validated(s.ConsentInput, request.data))
         consent = services.consent_record(
-            actor=actor, case=case, recipient_slug=data.pop("recipient", None), **data
+            actor=actor,
+            case=case,
+            recipient_slug=data.pop("recipient", None),
+            form=data.pop("form_base64", None),
+            **data,
         )
         return Response(s.ConsentOutput(consent).data, status=status.HTTP_201_CREATED)
 

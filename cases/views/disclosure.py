@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from cases import selectors, services
 from cases.errors import ConsentRequired, DomainError
 from cases.models import (
     DISCLOSURE_SCOPES,
+    FORM_MAX_BYTES,
     ConsentMethod,
     ConsentScope,
     ReferralFormat,
@@ -46,6 +47,11 @@ class ConsentForm(forms.Form):
         label="Ends",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+    form = forms.FileField(
+        required=False,
+        label="Scanned signed form",
+        help_text="PDF, PNG or JPEG, up to 5 MB. Stored encrypted.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -58,11 +64,16 @@ def consent_add(request: HttpRequest, reference: str) -> HttpResponse:
     case = policy.case_for(
         actor, reference, need=Capability.CASE_WRITE, action="consent.record", log_allowed=False
     )
-    form = ConsentForm(request.POST)
+    form = ConsentForm(request.POST, request.FILES)
     if form.is_valid():
         data = form.cleaned_data
+        upload = data.get("form")
+        if upload is not None and upload.size > FORM_MAX_BYTES:
+            messages.error(request, "The scanned form is larger than 5 MB.")
+            return redirect("cases:detail", reference=case.reference)
         try:
             services.consent_record(
+                form=upload.read() if upload is not None else None,
                 actor=actor,
                 case=case,
                 scope=data["scope"],
@@ -81,6 +92,19 @@ def consent_add(request: HttpRequest, reference: str) -> HttpResponse:
     else:
         messages.error(request, "Consent not recorded: check scope, method and date.")
     return redirect("cases:detail", reference=case.reference)
+
+
+def consent_form(request: HttpRequest, reference: str, consent_id: Any) -> HttpResponse:
+    """The scanned consent form, decrypted for a reader of the case (logged)."""
+    case = policy.case_for(
+        request.user, reference, need=Capability.CASE_READ, action="consent.form_view"
+    )
+    consent = selectors.consents_for(case=case).filter(pk=consent_id).first()
+    if consent is None or consent.form is None:
+        raise Http404
+    response = HttpResponse(consent.form, content_type=consent.form_type)
+    response["Content-Disposition"] = f'attachment; filename="consent-{consent.pk}"'
+    return response
 
 
 @require_POST

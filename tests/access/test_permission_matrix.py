@@ -110,6 +110,7 @@ def _world(role: str, relation: str) -> World:
         recipient_slug="clinic",
         method="written",
         given_at=now - dt.timedelta(hours=1),
+        form=b"%PDF-1.7 scanned form",
     )
     referral, _ = referral_export(
         actor=team_supervisor,
@@ -519,6 +520,15 @@ ENDPOINTS = [
         body=lambda w: {},
         web=True,
         event="consent.withdraw",
+    ),
+    Endpoint(
+        "web consent form",
+        "cases/<str:reference>/consents/<uuid:consent_id>/form/",
+        "get",
+        lambda w: f"/cases/{w.case.reference}/consents/{w.consent.pk}/form/",
+        case_read(200),
+        web=True,
+        event="consent.form_view",
     ),
     Endpoint(
         "web referral wizard",

@@ -115,3 +115,58 @@ def test_api_intake_records_the_storage_consent(api, caseworker):
         True,
         caseworker,
     )
+
+
+def test_a_scanned_consent_form_is_stored_encrypted_and_read_back_by_case_readers(
+    caseworker, make_staff, setup
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
+
+    from access.roles import Role
+
+    scan = b"%PDF-1.7\n" + MARKERS["given_name"].encode() + b" signature"
+    client = web_client(caseworker)
+    response = client.post(
+        f"/cases/{setup.reference}/consents/",
+        {
+            "scope": "storage",
+            "method": "written",
+            "given_at": _when(),
+            "form": SimpleUploadedFile("scan.pdf", scan, content_type="application/pdf"),
+        },
+    )
+    assert response.status_code == 302
+    consent = Consent.objects.get()
+    assert consent.form_type == "application/pdf"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT form FROM cases_consent")
+        assert MARKERS["given_name"].encode() not in bytes(cursor.fetchone()[0])
+    page = client.get(f"/cases/{setup.reference}/").content.decode()
+    assert "signed form" in page
+    download = client.get(f"/cases/{setup.reference}/consents/{consent.pk}/form/")
+    assert download.status_code == 200 and download.content == scan
+    outsider = make_staff(Role.CASEWORKER, username="nosy")
+    assert (
+        web_client(outsider)
+        .get(f"/cases/{setup.reference}/consents/{consent.pk}/form/")
+        .status_code
+        == 404
+    )
+
+
+def test_a_scanned_form_that_is_not_a_pdf_or_image_is_refused(api, caseworker, setup):
+    import base64
+
+    response = api(caseworker).post(
+        f"/api/v1/cases/{setup.reference}/consents/",
+        {
+            "scope": "storage",
+            "method": "written",
+            "given_at": timezone.now().isoformat(),
+            "form_base64": base64.b64encode(b"MZ executable").decode(),
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert Consent.objects.count() == 0

@@ -262,3 +262,31 @@ def test_organisations_directory(api, supervisor, caseworker, admin_user):
     assert [o["slug"] for o in api(caseworker).get("/api/v1/organisations/").json()["results"]] == [
         "legal-aid"
     ]
+
+
+def test_expired_packages_are_purged_and_the_record_stays(api, caseworker, clinician, case, clinic):
+    """AS9-TRF-3: the server holds a package only until it is collected or expires."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.db.models import QuerySet
+
+    _consent(api, caseworker, case)
+    created = _export(api, clinician, case, format="pdf", sections=["summary"]).json()
+    QuerySet.update(Referral.objects.filter(pk=created["id"]), available_until=timezone.now())
+    out = StringIO()
+    call_command("purge_referral_packages", stdout=out, stderr=StringIO())
+    assert "purged 1" in out.getvalue()
+    assert ReferralPackage.objects.count() == 0
+    assert Referral.objects.filter(pk=created["id"], sha256=created["sha256"]).exists()
+    assert _download(api, clinician, created).status_code == 410
+
+
+def test_a_pdf_holds_no_section_that_was_not_chosen(api, caseworker, clinician, case, clinic):
+    _consent(api, caseworker, case)
+    created = _export(api, clinician, case, format="pdf", sections=["summary"]).json()
+    reader = PdfReader(io.BytesIO(_download(api, clinician, created).content))
+    reader.decrypt(created["passphrase"])
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert MARKERS["summary"] in text
+    assert MARKERS["notes"] not in text and MARKERS["condition"] not in text
