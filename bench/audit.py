@@ -100,20 +100,13 @@ def seed(total: int, batch: int = 50_000) -> tuple[list[str], list[str]]:
 
 def _real_cases(references: list[str]) -> None:
     """The per-case report needs the case to exist (its existence is checked first)."""
-    from access.crypto.datakeys import new_data_key
     from access.models import Team
     from cases.models import Case, Survivor
 
     team = Team.objects.create(name="Bench audit", slug="bench-audit")
     owner = User.objects.create(username="bench-owner", role=Role.CASEWORKER, team=team)
     for reference in references:
-        survivor = Survivor(reference=reference)
-        wrapped, _ = new_data_key(survivor.id)
-        survivor.kek_id, survivor.dek_id, survivor.wrapped_dek = (
-            wrapped.kek_id,
-            wrapped.dek_id,
-            wrapped.blob,
-        )
+        survivor = Survivor.with_new_key(reference)
         survivor.save()
         Case.objects.bulk_create_unlogged(
             [Case(survivor=survivor, team=team, risk_level="low", created_by=owner)]

@@ -20,7 +20,6 @@ from tqdm import tqdm
 from access import policy
 from access.crypto import blind
 from access.crypto.comparison import FernetTextCodec
-from access.crypto.datakeys import new_data_key
 from access.crypto.keyring import get_provider
 from access.keys import keys_rotate
 from access.models import User
@@ -222,14 +221,7 @@ def seed_survivors(total: int, batch: int = 2000) -> None:
     for offset in tqdm(range(0, total, batch), desc="seeding survivors", unit="batch"):
         survivors, identities, cases, entries = [], [], [], []
         for i in range(offset, min(total, offset + batch)):
-            survivor = Survivor(reference=new_reference())
-            wrapped, key = new_data_key(survivor.id)
-            survivor.kek_id, survivor.dek_id, survivor.wrapped_dek = (
-                wrapped.kek_id,
-                wrapped.dek_id,
-                wrapped.blob,
-            )
-            survivor._data_key = key
+            survivor = Survivor.with_new_key(new_reference())
             identity = Identity(
                 survivor=survivor,
                 given_name=f"Given{i % 997}",

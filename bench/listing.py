@@ -14,7 +14,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from tqdm import tqdm
 
-from access.crypto.datakeys import new_data_key
 from access.models import CaseGrant, ConfidentialityAcceptance, ConfidentialityRules, Team, User
 from access.roles import Role
 from access.services import token_issue
@@ -47,13 +46,7 @@ def seed(cases: int, grants_per_case: int = 3, batch: int = 2000) -> list[User]:
     for offset in tqdm(range(0, cases, batch), desc="seeding cases and grants", unit="batch"):
         survivors, case_rows, grants = [], [], []
         for _ in range(min(batch, cases - offset)):
-            survivor = Survivor(reference=new_reference())
-            wrapped, _key = new_data_key(survivor.id)
-            survivor.kek_id, survivor.dek_id, survivor.wrapped_dek = (
-                wrapped.kek_id,
-                wrapped.dek_id,
-                wrapped.blob,
-            )
+            survivor = Survivor.with_new_key(new_reference())
             team = RNG.choice(teams)
             members = by_team[team.pk]
             owner = RNG.choice(members)

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from access.crypto.datakeys import DataKey, WrappedDataKey, unwrap_data_key
+from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
 from access.crypto.errors import DataKeyDestroyed
 from access.crypto.fields import (
     EncryptedBinaryField,
@@ -38,6 +38,20 @@ class Survivor(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    @classmethod
+    def with_new_key(cls, reference: str) -> Survivor:
+        """An unsaved survivor with a fresh data key, wrapped by the active KEK (the
+        unwrapped key is kept on the instance for the records created with it)."""
+        survivor = cls(reference=reference)
+        wrapped, key = new_data_key(survivor.id)
+        survivor.kek_id, survivor.dek_id, survivor.wrapped_dek = (
+            wrapped.kek_id,
+            wrapped.dek_id,
+            wrapped.blob,
+        )
+        survivor._data_key = key
+        return survivor
 
     def data_key(self) -> DataKey:
         if self.wrapped_dek is None:

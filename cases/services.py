@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from access import policy
 from access.crypto import blind
-from access.crypto.datakeys import WrappedDataKey, forget_data_key, new_data_key
+from access.crypto.datakeys import WrappedDataKey, forget_data_key
 from access.models import User
 from access.roles import Capability
 from access.services import grant_assign
@@ -103,14 +103,7 @@ def identities_index(identities: list[Identity], *, key_ids: list[str] | None) -
 
 def _survivor_create() -> Survivor:
     for _ in range(10):
-        survivor = Survivor(reference=new_reference())
-        wrapped, key = new_data_key(survivor.id)
-        survivor.kek_id, survivor.dek_id, survivor.wrapped_dek = (
-            wrapped.kek_id,
-            wrapped.dek_id,
-            wrapped.blob,
-        )
-        survivor._data_key = key
+        survivor = Survivor.with_new_key(new_reference())
         try:
             with transaction.atomic():
                 survivor.save(force_insert=True)

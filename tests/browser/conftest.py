@@ -70,3 +70,20 @@ def new_page(browser: Any, live_server: Any) -> Iterator[Any]:
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def login(page: Any, user: Any, *, steps_ahead: int = 0) -> None:
+    """Sign in through the real form: password, then the authenticator's code (the
+    device exists already). A code is accepted once, so a second sign-in within the
+    same 30 seconds passes ``steps_ahead=1``."""
+    from tests.factories import PASSWORD
+    from tests.helpers import current_code, totp_device
+
+    device = totp_device(user)
+    page.goto("/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Code").fill(current_code(device, steps_ahead=steps_ahead))
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("heading", name="My cases").wait_for()

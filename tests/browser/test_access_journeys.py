@@ -15,9 +15,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from access.roles import Role
 from audit.models import Anomaly
-from tests.browser.conftest import shot
+from tests.browser.conftest import login, shot
 from tests.factories import MARKERS, PASSWORD, TeamFactory, UserFactory, open_case
-from tests.helpers import current_code, totp_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,13 +26,6 @@ def _password(page, username: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-
-
-def _login(page, user) -> None:
-    device = totp_device(user)
-    _password(page, user.username)
-    page.get_by_label("Code").fill(current_code(device))
-    page.get_by_role("button", name="Continue").click()
 
 
 def test_first_login_enrols_2fa_then_asks_for_the_rules(new_page):
@@ -69,12 +61,12 @@ def test_supervisor_grants_and_revokes_and_the_colleague_sees_it_at_once(new_pag
     cover = UserFactory(username="cover", role=Role.CASEWORKER, team=team)
     case = open_case(owner)
     colleague = new_page()
-    _login(colleague, cover)
+    login(colleague, cover)
     colleague.goto(f"/cases/{case.reference}/")
     assert colleague.get_by_role("heading", name="Not found").count() == 1
 
     page = new_page()
-    _login(page, boss)
+    login(page, boss)
     page.goto(f"/cases/{case.reference}/")
     page.get_by_text("Give someone access").click()
     page.get_by_label("Username").fill("cover")
@@ -99,7 +91,7 @@ def test_break_glass_opens_with_a_banner_and_flags_the_dpo(new_page):
     doctor = UserFactory(username="doc", role=Role.CLINICIAN, team=TeamFactory(slug="south"))
     case = open_case(owner)
     page = new_page()
-    _login(page, doctor)
+    login(page, doctor)
     page.get_by_role("link", name="Emergency access").click()
     page.get_by_label("Case reference").fill(case.reference.lower())
     page.get_by_label("Reason").fill("Unconscious on arrival, need allergies")
@@ -113,7 +105,7 @@ def test_an_idle_session_ends_and_asks_to_sign_in_again(new_page):
     team = TeamFactory(slug="north")
     worker = UserFactory(username="idle", role=Role.CASEWORKER, team=team)
     page = new_page()
-    _login(page, worker)
+    login(page, worker)
     page.get_by_role("heading", name="My cases").wait_for()
     # 15 minutes pass without a request: the session's expiry is behind us.
     Session.objects.update(expire_date=timezone.now() - dt.timedelta(seconds=1))

@@ -12,32 +12,17 @@ from django.utils import timezone
 
 from access.roles import Role
 from audit.models import AccessEvent
-from tests.browser.conftest import shot
-from tests.factories import MARKERS, PASSWORD, TeamFactory, UserFactory
-from tests.helpers import current_code, totp_device
+from tests.browser.conftest import login, shot
+from tests.factories import MARKERS, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _login(page, username: str, *, steps_ahead: int = 0) -> None:
-    """Password, then the code from the authenticator (the device exists already)."""
-    from access.models import User
-
-    device = totp_device(User.objects.get(username=username))
-    page.goto("/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Code").fill(current_code(device, steps_ahead=steps_ahead))
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_role("heading", name="My cases").wait_for()
 
 
 def test_caseworker_intake_reveal_encounter_and_stale_edit(new_page):
     team = TeamFactory(slug="north")
     worker = UserFactory(username="amira", role=Role.CASEWORKER, team=team)
     page = new_page()
-    _login(page, "amira")
+    login(page, worker)
 
     page.get_by_role("link", name="New intake").click()
     page.get_by_label("Written").check()
@@ -88,7 +73,7 @@ def test_caseworker_intake_reveal_encounter_and_stale_edit(new_page):
     edit_link = page.get_by_role("link", name=re.compile("^Edit"))
     edit_url = edit_link.get_attribute("href")
     other = new_page()
-    _login(other, "amira", steps_ahead=1)
+    login(other, worker, steps_ahead=1)
     other.goto(edit_url)
     page.goto(edit_url)
     other.get_by_label("Notes").fill("Saved from the other screen")

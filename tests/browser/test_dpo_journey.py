@@ -11,21 +11,10 @@ import pytest
 from access.roles import Role
 from access.services import break_glass_open
 from audit.models import Anomaly
-from tests.browser.conftest import shot
-from tests.factories import MARKERS, PASSWORD, TeamFactory, UserFactory, open_case
-from tests.helpers import current_code, totp_device
+from tests.browser.conftest import login, shot
+from tests.factories import MARKERS, TeamFactory, UserFactory, open_case
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _login(page, user) -> None:
-    device = totp_device(user)
-    page.goto("/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Code").fill(current_code(device))
-    page.get_by_role("button", name="Continue").click()
 
 
 def test_dpo_filters_reports_reviews_and_downloads(new_page):
@@ -37,7 +26,7 @@ def test_dpo_filters_reports_reviews_and_downloads(new_page):
     break_glass_open(case=case, user=night, reason="Emergency admission at night")
 
     page = new_page()
-    _login(page, dpo)
+    login(page, dpo)
     page.get_by_role("link", name="Access log").click()
     page.get_by_role("heading", name="Access log").wait_for()
     assert page.locator(".chart svg").count() == 1

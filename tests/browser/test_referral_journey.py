@@ -14,22 +14,10 @@ from pypdf import PdfReader
 from access.roles import Role
 from access.services import grant_assign
 from cases.services import organisation_add
-from tests.browser.conftest import shot
-from tests.factories import MARKERS, PASSWORD, TeamFactory, UserFactory, add_encounter, open_case
-from tests.helpers import current_code, totp_device
+from tests.browser.conftest import login, shot
+from tests.factories import MARKERS, TeamFactory, UserFactory, add_encounter, open_case
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _login(page, user) -> None:
-    device = totp_device(user)
-    page.goto("/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Code").fill(current_code(device))
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_role("heading", name="My cases").wait_for()
 
 
 def test_referral_needs_consent_then_sends_an_encrypted_pdf(new_page):
@@ -43,14 +31,14 @@ def test_referral_needs_consent_then_sends_an_encrypted_pdf(new_page):
     add_encounter(worker, case)
 
     clinician = new_page()
-    _login(clinician, doctor)
+    login(clinician, doctor)
     clinician.goto(f"/cases/{case.reference}/referral/")
     clinician.get_by_label("Recipient").select_option("riverside")
     clinician.get_by_role("button", name="Check consent").click()
     clinician.get_by_text("No valid consent covers this recipient").wait_for()
 
     caseworker = new_page()
-    _login(caseworker, worker)
+    login(caseworker, worker)
     caseworker.goto(f"/cases/{case.reference}/")
     caseworker.locator("summary", has_text="Record consent").click()
     form = caseworker.locator("form[action$='/consents/']")
