@@ -19,8 +19,8 @@ from tqdm import tqdm
 from access.models import User
 from access.roles import Role
 from access.services import grant_assign, staff_add
-from cases.models import Case, EncounterKind, RiskLevel, Service, TraffickingType
-from cases.services import case_open, encounter_record
+from cases.models import Case, EncounterKind, Organisation, RiskLevel, Service, TraffickingType
+from cases.services import case_open, consent_record, encounter_record, organisation_add
 
 DEMO_PASSWORD = "haven-demo-2026"  # noqa: S105  (demo mode only; printed on start)
 DEMO_STAFF = [
@@ -40,6 +40,10 @@ NOTES = [
     "Counselling session held with interpreter. Agreed a plan for the week.",
 ]
 CASES = 36
+DEMO_ORGANISATIONS = [
+    ("Riverside Clinic (demo)", "riverside-demo"),
+    ("Harbour Legal Aid (demo)", "harbour-legal-demo"),
+]
 
 
 class Command(BaseCommand):
@@ -61,6 +65,15 @@ class Command(BaseCommand):
             for name, role, team in DEMO_STAFF
         }
         self.stdout.write(f"staff: {', '.join(staff)}")
+        for name, slug in DEMO_ORGANISATIONS:
+            if not Organisation.objects.filter(slug=slug).exists():
+                organisation_add(
+                    actor=staff["supervisor"],
+                    name=name,
+                    slug=slug,
+                    languages=["English"],
+                    services=["demo"],
+                )
         demo_authors = [staff["caseworker"], staff["supervisor"], staff["caseworker2"]]
         if Case.objects.filter(created_by__in=demo_authors).exists():
             self.stdout.write("demo cases already present; nothing to add")
@@ -92,7 +105,21 @@ class Command(BaseCommand):
             trafficking_types=rng.sample(TraffickingType.values, rng.randint(1, 2)),
             summary="Demo case: fictional person, for trying Haven out.",
             referral_source=rng.choice(["Outreach team", "Helpline", "Police referral"]),
+            storage_consent={
+                "method": rng.choice(["written", "verbal"]),
+                "interpreter_used": rng.random() < 0.4,
+            },
         )
+        if i % 3 == 0:  # some survivors agreed to a referral to the demo clinic
+            consent_record(
+                actor=owner,
+                case=case,
+                scope="referral",
+                recipient_slug="riverside-demo",
+                purpose="Continuing medical care",
+                method="written",
+                given_at=timezone.now() - dt.timedelta(days=2),
+            )
         if owner.team_id == staff["clinician"].team_id:
             grant_assign(case=case, user=staff["clinician"], granted_by=staff["supervisor"])
         now = timezone.now()
