@@ -189,3 +189,17 @@ class TestAnomalyRules:
         assert anomaly.review_note == "Confirmed with the team."
         reviewed = AccessEvent.objects.get(action="anomaly.review")
         assert (reviewed.actor_id, reviewed.case_reference) == (dpo.pk, case.reference)
+
+
+def test_the_scan_command_catches_up_with_the_whole_trail(api, caseworker):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from audit.models import AnomalyScan
+
+    event_record(actor=caseworker, action="referral.export", case_reference="HV-0000-0000")
+    out = StringIO()
+    call_command("audit_scan", stdout=out, stderr=StringIO())
+    assert "raised 1 anomalies" in out.getvalue()
+    assert AnomalyScan.objects.get(pk=1).last_event_id == AccessEvent.objects.latest("id").pk
