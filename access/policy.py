@@ -77,17 +77,26 @@ def readable_cases(user: Any) -> QuerySet[Case]:
 
 def relation_to(user: User, case: Case) -> str | None:
     """How ``user`` is related to ``case`` now, or None. Expiry is evaluated here, at the
-    moment of the request, so an expired grant never works."""
+    moment of the request, so an expired grant never works.
+
+    The answer is remembered on the case instance (which lives for one request) so that
+    a page asking several questions about one case queries the grants once."""
+    cached = case.__dict__.get("_haven_relation")
+    if cached is not None and cached[0] == user.pk:
+        return cached[1]  # type: ignore[no-any-return]
+    relation: str | None
     if user.role == Role.SUPERVISOR and user.team_id is not None and user.team_id == case.team_id:
-        return "team"
-    grant = (
-        CaseGrant.objects.active(timezone.now())
-        .filter(user=user, content_object=case)
-        .order_by("kind")
-        .values_list("kind", flat=True)
-        .first()
-    )
-    return grant
+        relation = "team"
+    else:
+        relation = (
+            CaseGrant.objects.active(timezone.now())
+            .filter(user=user, content_object=case)
+            .order_by("kind")
+            .values_list("kind", flat=True)
+            .first()
+        )
+    case.__dict__["_haven_relation"] = (user.pk, relation)
+    return relation
 
 
 def _deny(

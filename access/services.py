@@ -106,19 +106,35 @@ def _view_permission() -> Permission:
     return Permission.objects.get(content_type__app_label="cases", codename="view_case")
 
 
-def grant_assign(*, case: Case, user: User, granted_by: User, reason: str = "") -> CaseGrant:
-    """Assign ``user`` to ``case`` (the creator of a case, or a reassignment)."""
+def _grant_create(
+    *,
+    case: Case,
+    user: User,
+    kind: str,
+    reason: str,
+    granted_by: User,
+    expires_at: dt.datetime | None = None,
+) -> CaseGrant:
+    """The one place a per-record relation is created."""
     grant = CaseGrant(
         content_object=case,
         user=user,
         permission=_view_permission(),
-        kind=GrantKind.ASSIGNMENT,
+        kind=kind,
         reason=reason,
         granted_by=granted_by,
+        expires_at=expires_at,
     )
     grant.full_clean()
     grant.save()
     return grant
+
+
+def grant_assign(*, case: Case, user: User, granted_by: User, reason: str = "") -> CaseGrant:
+    """Assign ``user`` to ``case`` (the creator of a case, or a reassignment)."""
+    return _grant_create(
+        case=case, user=user, kind=GrantKind.ASSIGNMENT, reason=reason, granted_by=granted_by
+    )
 
 
 class GrantError(Exception):
@@ -151,17 +167,14 @@ def grant_add(
     now = timezone.now()
     if expires_at is not None and not (now < expires_at <= now + dt.timedelta(days=MAX_GRANT_DAYS)):
         raise GrantError("invalid_expiry", "The end must be in the future and within a year.")
-    grant = CaseGrant(
-        content_object=case,
+    grant = _grant_create(
+        case=case,
         user=user,
-        permission=_view_permission(),
         kind=GrantKind.GRANT,
         reason=reason,
         granted_by=granted_by,
         expires_at=expires_at,
     )
-    grant.full_clean()
-    grant.save()
     event_record(
         actor=granted_by,
         action="grant.add",
@@ -198,17 +211,14 @@ def break_glass_open(*, case: Case, user: User, reason: str) -> CaseGrant:
     from audit.models import Anomaly
 
     hours = settings.HAVEN_BREAK_GLASS_HOURS
-    grant = CaseGrant(
-        content_object=case,
+    grant = _grant_create(
+        case=case,
         user=user,
-        permission=_view_permission(),
         kind=GrantKind.BREAK_GLASS,
         reason=reason,
         granted_by=user,
         expires_at=timezone.now() + dt.timedelta(hours=hours),
     )
-    grant.full_clean()
-    grant.save()
     event = event_record(
         actor=user,
         action="break_glass.open",
