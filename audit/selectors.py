@@ -86,3 +86,36 @@ def open_anomalies() -> QuerySet[Anomaly]:
 
 def reviewed_anomalies() -> QuerySet[Anomaly]:
     return Anomaly.objects.filter(reviewed_at__isnull=False).select_related("event")
+
+
+@dataclass
+class CountlessPage:
+    """A page of a very long list without ``COUNT(*)``: one extra row tells whether an
+    older page exists (the desk must stay fast on millions of events)."""
+
+    object_list: list[Any]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def page_of(query: QuerySet[AccessEvent], number: object, size: int) -> CountlessPage:
+    try:
+        page = max(1, min(int(str(number)), 10_000))
+    except ValueError:
+        page = 1
+    start = (page - 1) * size
+    rows = list(query[start : start + size + 1])
+    return CountlessPage(object_list=rows[:size], number=page, has_next=len(rows) > size)

@@ -69,7 +69,7 @@ def desk(request: HttpRequest) -> HttpResponse:
     actor = _dpo(request, "audit.events")
     form = EventFilterForm(request.GET or None)
     event_filter = form.to_filter() if form.is_valid() else selectors.EventFilter()
-    page = Paginator(selectors.events(event_filter), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.page_of(selectors.events(event_filter), request.GET.get("page", 1), PAGE_SIZE)
     policy.record_list(
         actor, action="audit.events", count=len(page.object_list), fields=event_filter.used()
     )
@@ -141,7 +141,7 @@ def case_report(request: HttpRequest, reference: str) -> HttpResponse:
 def user_report(request: HttpRequest, username: str) -> HttpResponse:
     actor = _dpo(request, "audit.user_report")
     event_filter = selectors.EventFilter(actor=username)
-    page = Paginator(selectors.events(event_filter), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.page_of(selectors.events(event_filter), request.GET.get("page", 1), PAGE_SIZE)
     policy.record_list(
         actor, action="audit.user_report", count=len(page.object_list), fields=["actor"]
     )
