@@ -27,8 +27,6 @@ from audit.services import event_record
 if TYPE_CHECKING:
     from cases.models import Case
 
-__all__ = ["Http404", "PermissionDenied"]  # re-exported for views that catch refusals
-
 
 TEAM_SUPERVISION_ONLY = frozenset({Capability.GRANT_MANAGE})
 """Capabilities that also need supervision of the case's own team: a supervisor granted

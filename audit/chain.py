@@ -180,31 +180,20 @@ class Verdict:
         return f"audit chain BROKEN at link #{self.first_broken}: {self.problem}"
 
 
-def _records(kind: str, ids: Iterable[int]) -> dict[int, tuple[Any, ...]]:
+def _change_values(ids: Iterable[int]) -> dict[int, tuple[Any, ...]]:
     from auditlog.models import LogEntry
 
-    if kind == "event":
-        rows = AccessEvent.objects.filter(pk__in=list(ids)).values_list("id", *EVENT_FIELDS)
-    else:
-        rows = LogEntry.objects.filter(pk__in=list(ids)).values_list("id", *CHANGE_FIELDS)
+    rows = LogEntry.objects.filter(pk__in=list(ids)).values_list("id", *CHANGE_FIELDS)
     return {row[0]: row[1:] for row in rows}
 
 
 _EVENT_COLUMNS = ", ".join(f"e.{name}" for name in EVENT_FIELDS)
 
 
-def _event_row_values(row: Sequence[Any]) -> tuple[Any, ...] | None:
-    """Values of a joined event row as the application wrote them (a raw cursor gives
-    SQLite's times and every backend's JSON as text)."""
-    if row[0] is None and all(v is None for v in row):
-        return None
-    at, detail = row[0], row[-1]
-    if isinstance(at, str):
-        at = dt.datetime.fromisoformat(at)
-        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-    if isinstance(detail, str):
-        detail = json.loads(detail)
-    return (at, *row[1:-1], detail)
+def _parse_time(text: str) -> dt.datetime:
+    """A raw cursor gives SQLite's times as text (naive, UTC)."""
+    at = dt.datetime.fromisoformat(text)
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def verify(batch: int = 20_000, progress: Callable[[int], None] | None = None) -> Verdict:
@@ -227,7 +216,7 @@ def verify(batch: int = 20_000, progress: Callable[[int], None] | None = None) -
             rows = cursor.fetchall()
         if not rows:
             break
-        changes = _records("change", [r[2] for r in rows if r[1] == "change"])
+        changes = _change_values([r[2] for r in rows if r[1] == "change"])
         sha256, dumps, utc = hashlib.sha256, _dumps, dt.UTC
         for row in rows:
             seq, kind, ref_id, prev_hash, stored_hash, found_id = row[:6]
@@ -239,8 +228,8 @@ def verify(batch: int = 20_000, progress: Callable[[int], None] | None = None) -
                 # The hot path (millions of events): link_hash and _event_canonical inlined.
                 at, detail = row[6], row[-1]
                 if isinstance(at, str):
-                    at = _event_row_values(row[6:])[0]  # type: ignore[index]
-                if isinstance(detail, str):
+                    at = _parse_time(at)
+                if isinstance(detail, str):  # raw cursors give JSON as text
                     detail = json.loads(detail)
                 digest = sha256(f"{prev}|event|{ref_id}|".encode())
                 digest.update(

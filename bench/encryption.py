@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -324,6 +323,3 @@ def _child_peak_rss(command: list[str]) -> int:
         [sys.executable, "-c", probe, *command], check=True, capture_output=True, text=True
     )
     return int(out.stdout.strip()) // 1024
-
-
-__all__ = ["cipher", "overhead", "rotate", "search", "seed_survivors", "resource"]
