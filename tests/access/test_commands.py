@@ -58,6 +58,7 @@ def test_add_staff_refuses_an_unknown_role():
 
 
 def test_issue_token_prints_only_the_token_and_stores_only_its_hash(caseworker):
+    """AS9-STO-5: a copied database holds no usable token."""
     out = _call("issue_token", caseworker.username, "--days", "3")
     token = out.strip()
     assert out.count("\n") == 1 and token.startswith("hvn_") and len(token) > 40
@@ -73,6 +74,8 @@ def test_issue_token_prints_only_the_token_and_stores_only_its_hash(caseworker):
 
 
 def test_expired_revoked_and_forged_tokens_are_refused(caseworker, last_event):
+    """AS9-STO-5: bearer tokens, the only way round the second factor, end when they
+    expire or are revoked."""
     token = _call("issue_token", caseworker.username).strip()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")

@@ -17,6 +17,7 @@ from tests.factories import add_encounter, open_case
 
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_edits_of_one_version_never_lose_data(caseworker, make_staff):
+    """AS9-END-4: the winning correction keeps the replaced version as history."""
     if connection.vendor != "postgresql":
         pytest.skip("needs row locks: runs on PostgreSQL in CI")
     case = open_case(caseworker)
