@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
-from access.policy import can
+from access import drafts
+from access.policy import can, is_staff_member
 from access.roles import Capability
 
 
@@ -16,4 +18,23 @@ def staff(request: HttpRequest) -> dict[str, Any]:
         "can_supervise": can(user, Capability.GRANT_MANAGE),
         "can_break_glass": can(user, Capability.BREAK_GLASS),
         "can_review_audit": can(user, Capability.AUDIT_REVIEW),
+        "can_admin_staff": can(user, Capability.STAFF_ADMIN),
     }
+
+
+def unsaved_work(request: HttpRequest) -> dict[str, Any]:
+    """The idle timeout for the page's warning, the user's forms kept at a timeout, and,
+    on the page a kept form came from with ``?restore=<id>``, its fields (handed back
+    once: the page's script fills them in)."""
+    user = getattr(request, "user", None)
+    if not is_staff_member(user):
+        return {}
+    context: dict[str, Any] = {"session_seconds": settings.SESSION_COOKIE_AGE}
+    wanted = request.GET.get("restore")
+    if wanted:
+        fields = drafts.draft_take(user=user, draft_id=wanted, path=request.path)  # type: ignore[arg-type]
+        if fields is not None:
+            context["restored_draft"] = fields
+    else:
+        context["pending_drafts"] = drafts.drafts_of(user)  # type: ignore[arg-type]
+    return context

@@ -14,14 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 
+from access import keystore
+from access.crypto import blind
 from access.crypto.datakeys import WrappedDataKey, rewrap_data_key
 from access.crypto.errors import KeyringUnavailable
 from access.crypto.keyring import LocalKeyringProvider, get_provider
-from access.models import User
+from access.models import FormDraft, User, WrappedKey
+from audit.models import AccessEvent
 from audit.services import event_record
+from cases.models import BlindIndexEntry, Identity, Survivor
+from cases.services import identities_index
 
 
 def _local() -> LocalKeyringProvider:
@@ -31,10 +36,20 @@ def _local() -> LocalKeyringProvider:
     return provider
 
 
-def keys_add(*, actor: User | None = None) -> str:
+def trail_ready() -> bool:
+    """Whether the database has its audit tables (``keys add`` may run before
+    ``migrate`` on a first installation, when there is no trail to write to yet)."""
+    return AccessEvent._meta.db_table in connection.introspection.table_names()
+
+
+def keys_add(*, actor: User | None = None) -> tuple[str, bool]:
+    """Add a KEK and make it active. Returns (its id, whether the event was recorded:
+    not before ``migrate``, when the database has no trail yet)."""
     kek_id = _local().add_kek()
+    if not trail_ready():
+        return kek_id, False
     event_record(actor=actor, action="key.add", detail={"kek": kek_id.lower()})
-    return kek_id
+    return kek_id, True
 
 
 @dataclass(frozen=True)
@@ -43,11 +58,10 @@ class KekStatus:
     active: bool
     in_keyring: bool
     data_keys: int
+    stored_keys: int = 0
 
 
 def keys_status() -> list[KekStatus]:
-    from cases.models import Survivor
-
     provider = get_provider()
     active = provider.active_kek_id()
     counts = dict(
@@ -56,23 +70,36 @@ def keys_status() -> list[KekStatus]:
         .annotate(n=Count("id"))
         .values_list("kek_id", "n")
     )
-    ids = sorted(set(provider.kek_ids()) | set(counts))
+    stored = dict(
+        WrappedKey.objects.filter(wrapped__isnull=False)
+        .values_list("kek_id")
+        .annotate(n=Count("id"))
+        .values_list("kek_id", "n")
+    )
+    ids = sorted(set(provider.kek_ids()) | set(counts) | set(stored))
     return [
         KekStatus(
             kek_id=kid,
             active=kid == active,
             in_keyring=kid in provider.kek_ids(),
             data_keys=counts.get(kid, 0),
+            stored_keys=stored.get(kid, 0),
         )
         for kid in ids
     ]
 
 
-def keys_pending_rotation() -> int:
-    from cases.models import Survivor
+def survivors_to_index() -> int:
+    """How many survivors a rebuild of the blind indexes goes through."""
+    return Survivor.objects.filter(wrapped_dek__isnull=False).count()
 
+
+def keys_pending_rotation() -> int:
     active = get_provider().active_kek_id()
-    return Survivor.objects.filter(wrapped_dek__isnull=False).exclude(kek_id=active).count()
+    survivors = Survivor.objects.filter(wrapped_dek__isnull=False).exclude(kek_id=active)
+    stored = WrappedKey.objects.filter(wrapped__isnull=False).exclude(kek_id=active)
+    kept_forms = FormDraft.objects.exclude(kek_id=active)
+    return survivors.count() + stored.count() + kept_forms.count()
 
 
 def keys_rotate(
@@ -81,9 +108,8 @@ def keys_rotate(
     batch_size: int = 1000,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Re-wrap every data key not under the active KEK. Returns how many were re-wrapped."""
-    from cases.models import Survivor
-
+    """Re-wrap every data key not under the active KEK, then the keys stored in the
+    database (``access.keystore``). Returns how many data keys were re-wrapped."""
     active = get_provider().active_kek_id()
     done = 0
     last: uuid.UUID | None = None
@@ -118,7 +144,29 @@ def keys_rotate(
         last = batch[-1].id
         if progress is not None:
             progress(len(batch))
-    event_record(actor=actor, action="key.rotate", detail={"rewrapped": done})
+    with transaction.atomic():
+        stored = list(
+            WrappedKey.objects.select_for_update()
+            .filter(wrapped__isnull=False)
+            .exclude(kek_id=active)
+        )
+        for row in stored:
+            keystore.rewrap(row)
+        kept_forms = list(FormDraft.objects.select_for_update().exclude(kek_id=active))
+        for draft in kept_forms:
+            rewrapped = rewrap_data_key(
+                draft.id,
+                WrappedDataKey(
+                    dek_id=draft.dek_id, kek_id=draft.kek_id, blob=bytes(draft.wrapped_dek)
+                ),
+            )
+            draft.kek_id, draft.wrapped_dek = rewrapped.kek_id, rewrapped.blob
+            draft.save(update_fields=["kek_id", "wrapped_dek"])
+    if progress is not None and (stored or kept_forms):
+        progress(len(stored) + len(kept_forms))
+    event_record(
+        actor=actor, action="key.rotate", detail={"rewrapped": done, "stored_keys": len(stored)}
+    )
     return done
 
 
@@ -128,8 +176,6 @@ def _write_wrapped_keys(survivor_model: Any, rows: list[tuple[str, bytes, uuid.U
     Django's ``bulk_update`` builds a CASE expression per row in Python, which made this
     the bottleneck of rotation; a plain parameterised statement is several times faster.
     """
-    from django.db import connection
-
     meta = survivor_model._meta
     table = connection.ops.quote_name(meta.db_table)
     kek, blob, pk = (
@@ -149,9 +195,11 @@ def _write_wrapped_keys(survivor_model: Any, rows: list[tuple[str, bytes, uuid.U
 
 def keys_retire(kek_id: str, *, actor: User | None = None) -> None:
     """Remove a KEK, refused while any data key is still wrapped by it."""
-    from cases.models import Survivor
-
-    in_use = Survivor.objects.filter(kek_id=kek_id, wrapped_dek__isnull=False).count()
+    in_use = (
+        Survivor.objects.filter(kek_id=kek_id, wrapped_dek__isnull=False).count()
+        + keystore.wrapped_under([kek_id])
+        + FormDraft.objects.filter(kek_id=kek_id).count()
+    )
     if in_use:
         raise KeyringUnavailable(
             f"{in_use} data keys are still wrapped by {kek_id}; run 'keys rotate' first"
@@ -163,27 +211,30 @@ def keys_retire(kek_id: str, *, actor: User | None = None) -> None:
 def keys_reindex(
     *,
     new_index_key: bool,
+    bits: int | None = None,
     actor: User | None = None,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[str, int]:
     """Rebuild the blind indexes, under a new index key if asked, then switch over.
 
-    With ``new_index_key``: add the key (not yet active; new and corrected identities are
-    indexed under both from now on), build every survivor's rows for it in batches, make
-    it active, then delete the old rows and retire the old key. Safe to re-run after a
-    crash: each batch replaces its own rows. Returns (index key id, survivors indexed).
+    With ``new_index_key`` (implied by ``bits`` different from the active key's): add a
+    key, not yet active (new and corrected identities are indexed under both from now
+    on), build every survivor's rows for it in batches, make it active, then delete the
+    old key and its rows. Safe to re-run after a crash: each batch replaces its own
+    rows, and a key left half-built is finished. Returns (index key id, survivors).
     """
-    from cases.models import Identity
-    from cases.services import identities_index
 
-    provider = _local()
-    old = provider.active_index_key_id()
-    target = provider.add_index_key() if new_index_key else old
-    if not new_index_key:
-        # A crashed earlier rotation may have left a non-active key: finish with it.
-        pending = sorted(set(provider.index_keys()) - {old})
-        target = pending[-1] if pending else old
+    current = keystore.active_index_key()
+    pending = [key for key in keystore.index_keys() if not key.active]
+    if bits is not None:
+        blind.check_bits(bits)
+    if new_index_key or (bits is not None and bits != current.bits):
+        target = keystore.add_index_key(bits=bits or current.bits).key_id
+    elif pending:
+        target = pending[-1].key_id  # a crashed earlier rebuild: finish it
+    else:
+        target = current.key_id
     done = 0
     last: uuid.UUID | None = None
     while True:
@@ -204,13 +255,39 @@ def keys_reindex(
         last = batch[-1].id
         if progress is not None:
             progress(len(batch))
-    if target != old:
-        from cases.models import BlindIndexEntry
-
-        provider.activate_index_key(target)
-        BlindIndexEntry.objects.exclude(key_id=target).delete()
-        provider.retire_index_key(old)
+    if target != current.key_id:
+        with transaction.atomic():
+            dropped = keystore.switch_index_key(target)
+            BlindIndexEntry.objects.filter(key_id__in=dropped).delete()
+        provider = get_provider()
+        for key_id in dropped:
+            if key_id in provider.index_keys() and isinstance(provider, LocalKeyringProvider):
+                provider.retire_index_key(key_id)
     event_record(
         actor=actor, action="key.reindex", detail={"index_key": target.lower(), "indexed": done}
     )
     return target, done
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    key_id: str
+    bits: int
+    active: bool
+    plan: blind.IndexPlan
+    recommended: int
+
+
+def index_status() -> list[IndexStatus]:
+    """The index keys with what their truncation means for today's population."""
+    population = max(Survivor.objects.filter(wrapped_dek__isnull=False).count(), 1)
+    return [
+        IndexStatus(
+            key_id=key.key_id,
+            bits=key.bits,
+            active=key.active,
+            plan=blind.IndexPlan(bits=key.bits, population=population),
+            recommended=blind.recommended_bits(population),
+        )
+        for key in keystore.index_keys()
+    ]

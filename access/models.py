@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 
+from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
+from access.crypto.fields import EncryptedJSONField, EncryptedModel, EncryptedTextField
 from access.roles import Capability, Role, capabilities_of
+
+if TYPE_CHECKING:
+    from cases.models import Case
 
 
 class Team(models.Model):
@@ -29,6 +38,9 @@ class User(AbstractUser):
     role = models.CharField(max_length=20, choices=Role.choices, blank=True)
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+    language = models.CharField(
+        max_length=10, default="en", help_text="Interface language (one of HAVEN_LANGUAGES)."
     )
 
     def has_capability(self, capability: Capability) -> bool:
@@ -63,27 +75,46 @@ class GrantKind(models.TextChoices):
 
 class CaseGrantQuerySet(models.QuerySet["CaseGrant"]):
     def active(self, at: object = None) -> CaseGrantQuerySet:
-        """Grants in force at ``at`` (default: now). Expiry is checked here, at query
-        time, so an expired grant stops working the moment it expires."""
+        """Grants in force at ``at`` (default: now): ``CaseGrant.is_active_at`` in SQL.
+        Expiry is checked here, at query time, so an expired grant stops working the
+        moment it expires."""
         moment = at or timezone.now()
         return self.filter(revoked_at__isnull=True).filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=moment)
         )
 
+    def is_last_assignment(self, grant: CaseGrant) -> bool:
+        """Whether ``grant`` is its case's only assignment in force: ending it would
+        leave the case without an assigned worker."""
+        now = timezone.now()
+        if grant.kind != GrantKind.ASSIGNMENT or not grant.is_active_at(now):
+            return False
+        others = self.active(now).filter(
+            content_object_id=grant.content_object_id, kind=GrantKind.ASSIGNMENT
+        )
+        return not others.exclude(pk=grant.pk).exists()
 
-class CaseGrant(UserObjectPermissionBase):
+
+class CaseGrant(EncryptedModel, UserObjectPermissionBase):
     """A per-record relation between a staff member and a case.
 
     Stored in django-guardian's direct-foreign-key form (one indexed FK to the case,
     not the generic object-permission tables), with who granted it, why, and until when.
     Rows are kept after revocation or expiry as the record of who had access.
+
+    The reason is encrypted under the survivor's key (a break-glass reason describes an
+    emergency): only the case's team supervisor and the DPO reviewing it read it, and
+    shredding the survivor destroys it with everything else.
     """
 
+    encryption_row_field = "uid"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     content_object = models.ForeignKey(
         "cases.Case", on_delete=models.CASCADE, related_name="grants"
     )
     kind = models.CharField(max_length=20, choices=GrantKind.choices)
-    reason = models.CharField(max_length=500, blank=True)
+    reason = EncryptedTextField(max_length=500)
     granted_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -93,6 +124,7 @@ class CaseGrant(UserObjectPermissionBase):
     revoked_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    revoke_reason = EncryptedTextField(max_length=500)
 
     objects = CaseGrantQuerySet.as_manager()  # type: ignore[assignment,misc]
 
@@ -107,6 +139,19 @@ class CaseGrant(UserObjectPermissionBase):
 
     def __str__(self) -> str:
         return f"grant #{self.pk} ({self.kind}) for user #{self.user_id}"
+
+    def data_key(self) -> DataKey:
+        case: Case = self.content_object
+        return case.survivor.data_key()
+
+    def is_active_at(self, moment: dt.datetime) -> bool:
+        """In force at ``moment``: not revoked and not yet expired (the one home of the
+        rule; ``CaseGrantQuerySet.active`` is the same rule in SQL)."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)
+
+    @property
+    def in_force(self) -> bool:
+        return self.is_active_at(timezone.now())
 
 
 class ConfidentialityRules(models.Model):
@@ -140,3 +185,100 @@ class ConfidentialityAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"user #{self.user_id} accepted v{self.rules_id}"
+
+
+class WrappedKey(models.Model):
+    """A key the keyring file may leave out (the contract's minimal keyring names only
+    KEKs): created once, wrapped by the active KEK, and kept here, so a database copy
+    holds only ciphertext of it. A key the file does provide is registered here too,
+    with no ``wrapped`` bytes, so that its state and parameters live in one place.
+
+    Blind-index keys carry their truncation (``bits``): changing it means building the
+    index under a new key, then switching (``keys reindex --bits``)."""
+
+    class Purpose(models.TextChoices):
+        INDEX = "index", "Blind-index root key"
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        NEXT = "next", "Being built, not yet used for search"
+
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    key_id = models.CharField(max_length=32)
+    state = models.CharField(max_length=10, choices=State.choices)
+    kek_id = models.CharField(max_length=32, blank=True)
+    wrapped = models.BinaryField(null=True, blank=True)
+    bits = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["purpose", "key_id"], name="wrapped_key_id"),
+            models.UniqueConstraint(
+                fields=["purpose"],
+                condition=Q(state="active"),
+                name="one_active_key_per_purpose",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} key {self.key_id} ({self.state})"
+
+
+class StaffInvitation(models.Model):
+    """A one-time link for a new (or locked-out) staff member to choose their password.
+    Only the link's SHA-256 is kept; the link itself is shown once to the administrator
+    who made it (and e-mailed when mail is configured)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"invitation #{self.pk} for user #{self.user_id}"
+
+    def usable_at(self, moment: dt.datetime) -> bool:
+        return self.used_at is None and moment < self.expires_at
+
+
+class FormDraft(EncryptedModel):
+    """What a staff member had typed into a form when their session ran out, kept on the
+    server (never in the browser) until they sign in again and take it back, or discard
+    it. The fields are sealed with a data key of the draft's own, wrapped by the active
+    KEK like a survivor's: the database holds nothing readable. A draft older than
+    ``HAVEN_DRAFT_DAYS`` is deleted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="drafts")
+    path = models.CharField(max_length=300, help_text="the page the form was on")
+    saved_at = models.DateTimeField(default=timezone.now)
+    fields = EncryptedJSONField(max_length=300_000)
+    kek_id = models.CharField(max_length=32, db_index=True)
+    dek_id = models.CharField(max_length=16)
+    wrapped_dek = models.BinaryField()
+
+    class Meta:
+        ordering = ["-saved_at"]
+
+    def __str__(self) -> str:
+        return f"draft {self.pk} of user #{self.user_id}"
+
+    @classmethod
+    def with_new_key(cls, **kwargs: Any) -> FormDraft:
+        draft = cls(**kwargs)
+        wrapped, key = new_data_key(draft.id)
+        draft.kek_id, draft.dek_id, draft.wrapped_dek = wrapped.kek_id, wrapped.dek_id, wrapped.blob
+        draft._data_key = key
+        return draft
+
+    def data_key(self) -> DataKey:
+        cached: DataKey | None = getattr(self, "_data_key", None)
+        if cached is None:
+            wrapped = WrappedDataKey(
+                dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek)
+            )
+            cached = self._data_key = unwrap_data_key(self.id, wrapped)
+        return cached

@@ -13,7 +13,10 @@ from access.services import confidentiality_accepted
 
 
 class ConfidentialityNotAccepted(exceptions.PermissionDenied):
-    default_detail = "Accept the organisation's confidentiality rules first (in the web app)."
+    default_detail = (
+        "Accept the organisation's confidentiality rules first "
+        "(GET and POST /api/v1/confidentiality/, or in the web app)."
+    )
     default_code = "confidentiality_not_accepted"
 
 
@@ -36,4 +39,18 @@ class StaffGate(permissions.BasePermission):
             raise SecondFactorRequired
         if not confidentiality_accepted(user):
             raise ConfidentialityNotAccepted
+        return True
+
+
+class StaffGateBeforeRules(StaffGate):
+    """The same gate without the confidentiality rules, for the few endpoints that a
+    staff member needs in order to read and accept them (``/me/``, ``/confidentiality/``)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not isinstance(user, User) or not user.is_authenticated:
+            return False
+        verified = getattr(user, "is_verified", lambda: False)()
+        if request.auth is None and settings.HAVEN_REQUIRE_2FA and not verified:
+            raise SecondFactorRequired
         return True

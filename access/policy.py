@@ -8,69 +8,67 @@ capabilities on top. ``is_superuser`` is never consulted.
 Every decision that touches a case leaves an access event, allowed or denied, written
 before any data is returned. Outsiders get ``Http404`` (a case's existence is not
 revealed); a reader asking for something their role may not do gets ``PermissionDenied``.
+
+Two entry points for a case: ``case_for_read`` records the read it allows;
+``case_for_write`` records only refusals, because the service that carries out the
+write records the change itself, in its own transaction (one event per write, not two).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from access.models import CaseGrant, User
+from access.crypto.errors import DataKeyDestroyed
+from access.errors import AlreadyHasAccess, BreakGlassLimit, RecordErased
+from access.models import CaseGrant, GrantKind, User
 from access.roles import Capability, Role
-from audit.models import Outcome
+from audit.models import Anomaly, Outcome
 from audit.services import event_record
-
-if TYPE_CHECKING:
-    from cases.models import Case
-
+from cases.models import Case
+from haven.references import normalise
 
 TEAM_SUPERVISION_ONLY = frozenset({Capability.GRANT_MANAGE})
 """Capabilities that also need supervision of the case's own team: a supervisor granted
 access to another team's case reads it, but does not hand it on."""
 
-
-class RecordErased(Exception):
-    """The survivor's data key was destroyed: answered 410 Gone, with no data."""
-
-
-def _case_model() -> type[Case]:
-    from cases.models import Case
-
-    return Case
+ASSIGNED_OR_TEAM = frozenset({Capability.CASE_CLOSE})
+"""Capabilities that need the case's assignment or the supervision of its team: someone
+with a temporary grant or emergency access reads and records, but does not close."""
 
 
-def _is_staff_member(user: Any) -> bool:
+def is_staff_member(user: object) -> bool:
     return isinstance(user, User) and user.is_authenticated and user.is_active
 
 
-def acting_user(user: Any) -> User:
+def acting_user(user: object) -> User:
     """The authenticated, active staff member behind a request, or refuse."""
-    if not _is_staff_member(user):
+    if not isinstance(user, User) or not is_staff_member(user):
         raise PermissionDenied
-    staff: User = user
-    return staff
+    return user
 
 
-def can(user: Any, capability: Capability) -> bool:
+def can(user: object, capability: Capability) -> bool:
     """Role capability only; says nothing about any particular record."""
-    return _is_staff_member(user) and bool(user.has_capability(capability))
+    return isinstance(user, User) and is_staff_member(user) and user.has_capability(capability)
 
 
-def readable_cases(user: Any) -> QuerySet[Case]:
+def readable_cases(user: User) -> QuerySet[Case]:
     """Cases whose content ``user`` may read right now. Every list, search and selector
     starts here, never from ``Case.objects``."""
-    case_model = _case_model()
     if not can(user, Capability.CASE_READ):
-        return case_model.objects.none()
+        return Case.objects.none()
     granted = CaseGrant.objects.active().filter(user=user).values("content_object_id")
     relation = Q(pk__in=granted)
     if user.role == Role.SUPERVISOR and user.team_id is not None:
         relation |= Q(team_id=user.team_id)
-    return case_model.objects.filter(relation, survivor__shredded_at__isnull=True)
+    return Case.objects.filter(relation, survivor__shredded_at__isnull=True)
 
 
 def relation_to(user: User, case: Case) -> str | None:
@@ -98,7 +96,7 @@ def relation_to(user: User, case: Case) -> str | None:
 
 
 def _deny(
-    user: Any, action: str, reference: str, reason: str, *, forbidden: bool = False
+    user: User | None, action: str, reference: str, reason: str, *, forbidden: bool = False
 ) -> Exception:
     event_record(
         actor=user,
@@ -110,26 +108,17 @@ def _deny(
     return PermissionDenied() if forbidden else Http404()
 
 
-def case_for(
-    user: Any, reference: str, *, need: Capability, action: str, log_allowed: bool = True
-) -> Case:
-    """Return the case named by ``reference`` if ``user`` may do ``need`` on it.
-
-    Records ``action`` as allowed, or as denied and raises ``Http404`` (outsider, unknown
-    or malformed reference) or ``PermissionDenied`` (a reader without the capability).
-    Writes pass ``log_allowed=False``: their service records the change itself, in the
-    same transaction, so an allowed write leaves one event, not two.
-    """
-    from cases.references import normalise
-
+def _case_for(user: User, reference: str, *, need: Capability, action: str) -> tuple[Case, str]:
+    """The case and the user's relation to it, if ``user`` may do ``need`` on it; else
+    record the refusal and raise ``Http404`` (outsider, unknown or malformed reference)
+    or ``PermissionDenied`` (a reader without the capability)."""
     canonical = normalise(reference) or ""
     if not canonical:
         raise _deny(user, action, "", "malformed_reference")
     if not can(user, Capability.CASE_READ):
         raise _deny(user, action, canonical, "role_has_no_case_access")
     case = (
-        _case_model()
-        .objects.select_related("survivor", "team")
+        Case.objects.select_related("survivor", "team")
         .filter(survivor__reference=canonical)
         .first()
     )
@@ -145,13 +134,30 @@ def case_for(
         raise _deny(user, action, canonical, "capability", forbidden=True)
     if need in TEAM_SUPERVISION_ONLY and relation != "team":
         raise _deny(user, action, canonical, "not_team_supervisor", forbidden=True)
-    if log_allowed:
-        event_record(actor=user, action=action, case_reference=canonical, reason=relation)
+    if need in ASSIGNED_OR_TEAM and relation not in (GrantKind.ASSIGNMENT, "team"):
+        raise _deny(user, action, canonical, "not_assigned", forbidden=True)
+    return case, relation
+
+
+def case_for_read(
+    user: User, reference: str, *, action: str, need: Capability = Capability.CASE_READ
+) -> Case:
+    """The case named by ``reference``, for a read: the read is recorded as ``action``
+    (allowed, with the relation that allowed it), a refusal as denied."""
+    case, relation = _case_for(user, reference, need=need, action=action)
+    event_record(actor=user, action=action, case_reference=case.reference, reason=relation)
     return case
 
 
-def require(user: Any, case: Case, need: Capability, *, action: str) -> None:
-    """For a case already obtained through ``case_for``: check one more capability
+def case_for_write(user: User, reference: str, *, action: str, need: Capability) -> Case:
+    """The case named by ``reference``, for a write by a service that records the
+    change itself; only a refusal is recorded here (as denied ``action``)."""
+    case, _ = _case_for(user, reference, need=need, action=action)
+    return case
+
+
+def require(user: User, case: Case, need: Capability, *, action: str) -> None:
+    """For a case already obtained through ``case_for_*``: check one more capability
     (identity, clinical...), recording the attempt either way."""
     if relation_to(user, case) is None:
         raise _deny(user, action, case.reference, "no_relation")
@@ -160,7 +166,7 @@ def require(user: Any, case: Case, need: Capability, *, action: str) -> None:
     event_record(actor=user, action=action, case_reference=case.reference)
 
 
-def reads_clinical(user: Any, case: Case, *, action: str = "clinical.view") -> bool:
+def reads_clinical(user: User, case: Case, *, action: str = "clinical.view") -> bool:
     """Whether ``user`` sees the clinical block of ``case``; a True answer is recorded as
     a clinical read. Others are not told the block exists (AS9-STO-4)."""
     if not can(user, Capability.CLINICAL) or relation_to(user, case) is None:
@@ -169,7 +175,7 @@ def reads_clinical(user: Any, case: Case, *, action: str = "clinical.view") -> b
     return True
 
 
-def record_list(user: Any, *, action: str, count: int, fields: list[str] | None = None) -> None:
+def record_list(user: User, *, action: str, count: int, fields: list[str] | None = None) -> None:
     """A list or search of cases: which fields were used and how many came back,
     never the values."""
     detail: dict[str, Any] = {"results": count}
@@ -178,13 +184,13 @@ def record_list(user: Any, *, action: str, count: int, fields: list[str] | None 
     event_record(actor=user, action=action, detail=detail)
 
 
-def require_capability(user: Any, capability: Capability, *, action: str) -> None:
+def require_capability(user: User, capability: Capability, *, action: str) -> None:
     """For actions not tied to one case (intake, lists of the directory...)."""
     if not can(user, capability):
         raise _deny(user, action, "", "capability", forbidden=True)
 
 
-def record_duplicate_check(user: Any, *, readable: list[str], elsewhere: list[str]) -> None:
+def record_duplicate_check(user: User, *, readable: list[str], elsewhere: list[str]) -> None:
     """An intake's duplicate check. Matches in cases the user may not open are each
     recorded against that case, so its team's supervisor sees them; the user is told
     only that a match exists."""
@@ -202,12 +208,11 @@ def record_duplicate_check(user: Any, *, readable: list[str], elsewhere: list[st
         )
 
 
-def case_for_break_glass(user: Any, reference: str) -> Case:
+def case_for_break_glass(user: User, reference: str) -> Case:
     """The case a staff member asks emergency access to. Refused (and recorded) for roles
-    without break-glass, for unknown or erased cases, and for someone who already has
-    access (``AlreadyHasAccess``: nothing to break)."""
-    from cases.references import normalise
-
+    without break-glass, for unknown or erased cases, for someone who already has access
+    (``AlreadyHasAccess``: nothing to break), and beyond the number of emergency
+    accesses one person may have open (``BreakGlassLimit``)."""
     action = "break_glass.open"
     canonical = normalise(reference) or ""
     if not canonical:
@@ -215,8 +220,7 @@ def case_for_break_glass(user: Any, reference: str) -> Case:
     if not can(user, Capability.BREAK_GLASS):
         raise _deny(user, action, canonical, "capability", forbidden=True)
     case = (
-        _case_model()
-        .objects.select_related("survivor", "team")
+        Case.objects.select_related("survivor", "team")
         .filter(survivor__reference=canonical, survivor__shredded_at__isnull=True)
         .first()
     )
@@ -225,37 +229,88 @@ def case_for_break_glass(user: Any, reference: str) -> Case:
     if relation_to(user, case) is not None:
         _deny(user, action, canonical, "already_has_access")
         raise AlreadyHasAccess
+    open_now = CaseGrant.objects.active().filter(user=user, kind=GrantKind.BREAK_GLASS).count()
+    if open_now >= settings.HAVEN_BREAK_GLASS_MAX_OPEN:
+        _deny(user, action, canonical, "break_glass_limit")
+        raise BreakGlassLimit
     return case
 
 
-class AlreadyHasAccess(Exception):
-    """Break-glass asked for a case the user can already read."""
-
-
-def break_glass_until(user: Any, case: Case) -> Any:
+def break_glass_until(user: User, case: Case) -> dt.datetime | None:
     """When the user's active break-glass on ``case`` ends, or None (for the banner)."""
     return (
         CaseGrant.objects.active()
-        .filter(user=user, content_object=case, kind="break_glass")
+        .filter(user=user, content_object=case, kind=GrantKind.BREAK_GLASS)
         .order_by("-expires_at")
         .values_list("expires_at", flat=True)
         .first()
     )
 
 
-def grants_on(user: Any, case: Case) -> QuerySet[CaseGrant]:
+def grants_on(user: User, case: Case) -> list[CaseGrant]:
     """Who has access to ``case`` through a grant, for the people-with-access panel.
-    Only for someone who may read the case (the caller has checked with case_for)."""
+    Only for someone who may read the case (the caller has checked with case_for_*).
+    Each grant shares the caller's ``case`` instance, so their reasons are decrypted
+    with one unwrap of the survivor's key; only a supervisor of the team reads them."""
     if relation_to(user, case) is None:
-        return CaseGrant.objects.none()
-    return (
+        return []
+    grants = list(
         CaseGrant.objects.filter(content_object=case)
         .select_related("user", "granted_by")
         .order_by("-created_at")
     )
+    for grant in grants:
+        grant.content_object = case
+    return grants
 
 
-def supervises(user: Any, case: Case) -> bool:
+def break_glass_reasons(user: User, anomalies: list[Anomaly]) -> dict[int, str | None]:
+    """The written reasons behind break-glass anomalies, for the DPO reviewing them
+    (AS9-USE-4). A reason is encrypted under the survivor's key: each one shown is a
+    read, recorded against its case; an erased survivor's reason is gone (None)."""
+    if not can(user, Capability.AUDIT_REVIEW):
+        return {}
+    wanted = {
+        anomaly.pk: (anomaly.event.detail or {}).get("grant_id")
+        for anomaly in anomalies
+        if anomaly.kind == Anomaly.Kind.BREAK_GLASS
+    }
+    grants = CaseGrant.objects.select_related("content_object__survivor").in_bulk(
+        [grant_id for grant_id in wanted.values() if isinstance(grant_id, int)]
+    )
+    reasons: dict[int, str | None] = {}
+    for anomaly_pk, grant_id in wanted.items():
+        grant = grants.get(grant_id) if isinstance(grant_id, int) else None
+        if grant is None:
+            continue
+        try:
+            reasons[anomaly_pk] = grant.reason
+        except DataKeyDestroyed:
+            reasons[anomaly_pk] = None
+        event_record(
+            actor=user,
+            action="break_glass.reason_view",
+            case_reference=grant.content_object.reference,
+            detail={"anomaly_id": anomaly_pk},
+        )
+    return reasons
+
+
+def may_close(user: User, case: Case) -> bool:
+    """Whether ``user`` may close or reopen ``case``: the assigned worker or the
+    supervisor of its team (for the page's buttons; the service checks again)."""
+    return can(user, Capability.CASE_CLOSE) and relation_to(user, case) in (
+        GrantKind.ASSIGNMENT,
+        "team",
+    )
+
+
+def is_last_assignment(grant: CaseGrant) -> bool:
+    """Whether ending ``grant`` would leave its case without an assigned worker."""
+    return bool(CaseGrant.objects.is_last_assignment(grant))
+
+
+def supervises(user: User, case: Case) -> bool:
     """Whether ``user`` supervises the case's own team (and so manages its grants)."""
     return (
         can(user, Capability.GRANT_MANAGE)
@@ -264,17 +319,15 @@ def supervises(user: Any, case: Case) -> bool:
     )
 
 
-def access_report_for(user: Any, reference: str) -> str:
+def access_report_for(user: User, reference: str) -> str:
     """The case whose access report ``user`` asks for: the DPO for any case, a
     supervisor for their own team's. Returns the canonical reference; the report holds
     references, actions and staff, never content."""
-    from cases.references import normalise
-
     action = "audit.case_report"
     canonical = normalise(reference) or ""
     if not canonical:
         raise _deny(user, action, "", "malformed_reference")
-    case = _case_model().objects.filter(survivor__reference=canonical).first()
+    case = Case.objects.filter(survivor__reference=canonical).first()
     if case is None:
         raise _deny(user, action, canonical, "not_found")
     if can(user, Capability.AUDIT_REVIEW) or supervises(user, case):
@@ -283,11 +336,3 @@ def access_report_for(user: Any, reference: str) -> str:
     if can(user, Capability.CASE_READ) and relation_to(user, case) is not None:
         raise _deny(user, action, canonical, "capability", forbidden=True)
     raise _deny(user, action, canonical, "no_relation")
-
-
-def record_refusal(user: Any, action: str, reference: str, reason: str) -> None:
-    """A refusal decided by a service (for example no valid consent), recorded outside
-    the service's rolled-back transaction so that it stays in the trail."""
-    event_record(
-        actor=user, action=action, outcome=Outcome.DENIED, case_reference=reference, reason=reason
-    )

@@ -24,6 +24,7 @@ class Capability(StrEnum):
     CASE_CREATE = "case.create"
     CASE_READ = "case.read"
     CASE_WRITE = "case.write"
+    CASE_CLOSE = "case.close"
     IDENTITY_READ = "identity.read"
     IDENTITY_WRITE = "identity.write"
     ENCOUNTER_WRITE = "encounter.write"
@@ -39,6 +40,7 @@ class Capability(StrEnum):
 _CASE_WORK = {
     Capability.CASE_READ,
     Capability.CASE_WRITE,
+    Capability.CASE_CLOSE,
     Capability.IDENTITY_READ,
     Capability.IDENTITY_WRITE,
     Capability.ENCOUNTER_WRITE,

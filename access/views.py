@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import qrcode
@@ -13,18 +14,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
-from django_otp import match_token
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from access import policy
-from access.services import GrantError, confidentiality_accept, confidentiality_current
+from access import drafts
+from access import second_factor as factor
+from access.endpoints import staff_endpoint
+from access.models import User
+from access.roles import Capability
+from access.services import confidentiality_accept, confidentiality_current
 from audit.models import Outcome
 from audit.services import event_record
-
-RECOVERY_CODES = 10
+from haven.web import form_errors, posted
 
 
 class HavenLoginView(auth_views.LoginView):
@@ -51,6 +52,28 @@ def locked_out(request: HttpRequest, credentials: Any = None, *args: Any, **kwar
     )
 
 
+@staff_endpoint()
+def home(request: HttpRequest, *, actor: User) -> HttpResponse:
+    """Each role's own home: what is due today for those who work on cases, the access
+    log for the data protection officer, the staff page for the administrator."""
+    if actor.has_capability(Capability.CASE_READ):
+        return redirect("cases:today")
+    if actor.has_capability(Capability.AUDIT_REVIEW):
+        return redirect("audit:desk")
+    if actor.has_capability(Capability.STAFF_ADMIN):
+        return redirect("staff")
+    return render(request, "access/no_role.html", status=403)
+
+
+@require_POST
+@staff_endpoint()
+def draft_discard(request: HttpRequest, draft_id: Any, *, actor: User) -> HttpResponse:
+    """Throw away a form kept at a session timeout."""
+    drafts.draft_discard(user=actor, draft_id=draft_id)
+    messages.success(request, "The kept form was discarded.")
+    return redirect("home")
+
+
 def _next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or "/"
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -68,20 +91,16 @@ class TokenForm(forms.Form):
 
 
 @require_http_methods(["GET", "POST"])
-def second_factor(request: HttpRequest) -> HttpResponse:
-    user = policy.acting_user(request.user)
-    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+@staff_endpoint()
+def second_factor(request: HttpRequest, *, actor: User) -> HttpResponse:
+    if not factor.enrolled(actor):
         return redirect(f"{reverse('2fa-setup')}?next={_next(request)}")
-    form = TokenForm(request.POST or None)
+    form = TokenForm(posted(request))
     if request.method == "POST" and form.is_valid():
-        device = match_token(user, form.cleaned_data["token"].replace(" ", ""))
+        device = factor.check(actor, form.cleaned_data["token"])
         if device is not None:
             otp_login(request, device)
-            event_record(actor=user, action="auth.second_factor")
             return redirect(_next(request))
-        event_record(
-            actor=user, action="auth.second_factor", outcome=Outcome.DENIED, reason="bad_code"
-        )
         form.add_error("token", "That code is not valid. Try the next one from your app.")
     return render(
         request,
@@ -92,23 +111,18 @@ def second_factor(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def second_factor_setup(request: HttpRequest) -> HttpResponse:
+@staff_endpoint()
+def second_factor_setup(request: HttpRequest, *, actor: User) -> HttpResponse:
     """Enrolment on first login: scan the QR code, confirm with one code, receive
     recovery codes (shown once)."""
-    user = policy.acting_user(request.user)
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    if factor.enrolled(actor):
         return redirect(f"{reverse('2fa')}?next={_next(request)}")
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
-    form = TokenForm(request.POST or None)
+    device = factor.pending_device(actor)
+    form = TokenForm(posted(request))
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"].replace(" ", "")):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+        codes = factor.enrol(actor, device, form.cleaned_data["token"])
+        if codes is not None:
             otp_login(request, device)
-            codes = _new_recovery_codes(user)
-            event_record(actor=user, action="auth.second_factor_enrol")
             return render(
                 request, "access/recovery_codes.html", {"codes": codes, "next": _next(request)}
             )
@@ -128,18 +142,8 @@ def second_factor_setup(request: HttpRequest) -> HttpResponse:
 
 
 def _base32(key: bytes) -> str:
-    import base64
-
     text = base64.b32encode(key).decode().rstrip("=")
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
-
-
-def _new_recovery_codes(user: Any) -> list[str]:
-    StaticDevice.objects.filter(user=user).delete()
-    device = StaticDevice.objects.create(user=user, name="recovery codes")
-    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
-    return codes
 
 
 class AcceptForm(forms.Form):
@@ -148,19 +152,30 @@ class AcceptForm(forms.Form):
 
 
 @require_http_methods(["GET", "POST"])
-def confidentiality(request: HttpRequest) -> HttpResponse:
-    user = policy.acting_user(request.user)
+@staff_endpoint()
+def confidentiality(request: HttpRequest, *, actor: User) -> HttpResponse:
+    user = actor
     rules = confidentiality_current()
-    if rules is None:
-        return redirect(_next(request))
-    form = AcceptForm(request.POST or None, initial={"version": rules.version})
+    if rules is None:  # fail closed: nothing to accept, so nothing to open
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "No confidentiality rules",
+                "text": "No confidentiality rules are published, so no one can open records. "
+                "An administrator must publish them first.",
+            },
+            status=503,
+        )
+    form = AcceptForm(posted(request), initial={"version": rules.version})
     if request.method == "POST" and form.is_valid():
-        try:
+        with form_errors(form) as attempt:
             confidentiality_accept(user=user, version=form.cleaned_data["version"])
-        except GrantError:
-            messages.warning(request, "The rules were updated while you read them. Read again.")
-            return redirect(request.get_full_path())
-        return redirect(_next(request))
+        if attempt.ok:
+            return redirect(_next(request))
+        # A newer version was published meanwhile: show it, to be read and accepted.
+        messages.warning(request, "The rules were updated while you read them. Read again.")
+        return redirect(request.get_full_path())
     return render(
         request,
         "access/confidentiality.html",

@@ -4,8 +4,9 @@ Break-glass is flagged when it happens. The rules below read the events written 
 the last scan (incrementally, so the queue stays fast on millions of events):
 
 - out of hours: a read of case content outside working hours;
-- outside assignment: the first read of a case through a grant or team supervision,
-  per person and case (an assignment is the normal relation);
+- outside assignment: the first read of a case through a supervisor's grant, per
+  person and case (an assignment, and a supervisor reading their own team's case, are
+  the normal relations);
 - repeated denials: five or more refusals for one person within an hour;
 - unusual volume: more distinct cases read in a day than 3 × the person's own daily
   average over the previous 30 days (and at least 20);
@@ -23,6 +24,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from audit.models import AccessEvent, Anomaly, AnomalyScan
+from audit.services import event_record
 
 READ_ACTIONS = (
     "case.view",
@@ -69,12 +71,12 @@ def scan(batch: int = 20_000) -> int:
         if is_read and _out_of_hours(event):
             _flag(Anomaly.Kind.OUT_OF_HOURS, event)
             raised += 1
-        if is_read and event.reason in ("grant", "team") and event.actor_id is not None:
+        if is_read and event.reason == "grant" and event.actor_id is not None:
             seen_before = AccessEvent.objects.filter(
                 actor_id=event.actor_id,
                 case_reference=event.case_reference,
                 outcome="allowed",
-                reason__in=("grant", "team"),
+                reason="grant",
                 pk__lt=event.pk,
             ).exists()
             if not seen_before:
@@ -143,8 +145,6 @@ def _unusual(actor_id: int, day: dt.date, count: int) -> bool:
 @transaction.atomic
 def review(*, anomaly: Anomaly, reviewer: object, note: str) -> Anomaly:
     """Mark an anomaly reviewed, with a note; the review is itself an access event."""
-    from audit.services import event_record
-
     if anomaly.reviewed_at is not None:
         return anomaly
     anomaly.reviewed_at = timezone.now()

@@ -1,9 +1,21 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from audit.models import Outcome
 from audit.selectors import EventFilter
+from haven.references import normalise
+from haven.widgets import DateInput
+
+# The trail cannot hold events outside these years; a date beyond them is a mistake (and
+# the end of a day after 9999-12-31 cannot even be computed).
+DATE_BOUNDS = [
+    MinValueValidator(dt.date(1970, 1, 1), message="Choose a date from 1970 on."),
+    MaxValueValidator(dt.date(2999, 12, 31), message="Choose a date before the year 3000."),
+]
 
 
 class EventFilterForm(forms.Form):
@@ -17,12 +29,10 @@ class EventFilterForm(forms.Form):
         help_text="For example case.view, identity, break_glass.",
     )
     outcome = forms.ChoiceField(required=False, choices=[("", "Any"), *Outcome.choices])
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(required=False, widget=DateInput(), validators=DATE_BOUNDS)
+    until = forms.DateField(required=False, widget=DateInput(), validators=DATE_BOUNDS)
 
     def clean_case(self) -> str:
-        from cases.references import normalise
-
         value: str = self.cleaned_data.get("case") or ""
         if not value:
             return ""

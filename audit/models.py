@@ -5,8 +5,10 @@ from typing import Any, NoReturn, TypeVar
 from django.db import models
 from django.utils import timezone
 
+from haven.errors import ServerRefusal
 
-class AppendOnlyError(Exception):
+
+class AppendOnlyError(ServerRefusal):
     """Audit records are never changed or removed by the application."""
 
 
@@ -83,6 +85,7 @@ class Anomaly(models.Model):
         OUT_OF_HOURS = "out_of_hours", "Out-of-hours access"
         REPEATED_DENIALS = "repeated_denials", "Repeated denials"
         EXPORT = "export", "Export"
+        PRIVILEGE_CHANGE = "privilege_change", "Staff given access to survivor data"
 
     kind = models.CharField(max_length=30, choices=Kind.choices, db_index=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -129,17 +132,6 @@ class ChainLink(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("chain links cannot be deleted")
-
-
-class ChainHead(models.Model):
-    """The newest link, one row, locked for every append: this serialises appends across
-    any number of app servers (the database is the only shared state)."""
-
-    seq = models.BigIntegerField(default=0)
-    hash = models.CharField(max_length=64)
-
-    def __str__(self) -> str:
-        return f"chain head #{self.seq}"
 
 
 class AnomalyScan(models.Model):

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any, NoReturn, TypeVar
 
+from auditlog.registry import auditlog
 from django.db import models
 
 from access.crypto.fields import EncryptedField
+from haven.errors import ServerRefusal
 
 
-class AuditBypassRefused(Exception):
+class AuditBypassRefused(ServerRefusal):
     """A bulk write would skip the change log: refused."""
 
 
@@ -38,11 +40,9 @@ class AuditedQuerySet(models.QuerySet[_M]):
         return super().bulk_create(objs, **kwargs)
 
 
-def register_case_models() -> None:
-    from auditlog.registry import auditlog
-
-    from cases.models import Case, Consent, Encounter, Identity
-
-    for model in (Identity, Case, Encounter, Consent):
+def follow(*models: type[models.Model]) -> None:
+    """Have the change log follow these models, every encrypted field masked by a
+    constant. Each app names its own models (from ``AppConfig.ready``)."""
+    for model in models:
         encrypted = [f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedField)]
         auditlog.register(model, mask_fields=encrypted, mask_callable="audit.masking.constant_mask")

@@ -7,11 +7,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from audit.models import AccessEvent, Anomaly
+from audit.models import AccessEvent, Anomaly, ChainLink
+from haven.errors import NotFound
 
 FILTERS = ("case", "actor", "action", "outcome", "since", "until")
 
@@ -56,6 +57,12 @@ def events(f: EventFilter) -> QuerySet[AccessEvent]:
     return query.order_by("-at", "-id")
 
 
+def with_leaf_index(query: QuerySet[AccessEvent]) -> QuerySet[AccessEvent]:
+    """Each event with its place in the audit log (0-based: its chain link's seq - 1)."""
+    seq = ChainLink.objects.filter(kind="event", ref_id=OuterRef("pk")).values("seq")[:1]
+    return query.annotate(leaf_index=Subquery(seq) - 1)
+
+
 def daily_activity(f: EventFilter, days: int = 30) -> list[dict[str, Any]]:
     """Allowed and denied events per day over the last ``days`` days, oldest first, with
     every day present (for the chart)."""
@@ -82,6 +89,23 @@ def daily_activity(f: EventFilter, days: int = 30) -> list[dict[str, Any]]:
 
 def open_anomalies() -> QuerySet[Anomaly]:
     return Anomaly.objects.filter(reviewed_at__isnull=True).select_related("event")
+
+
+def anomaly(pk: int) -> Anomaly:
+    found = Anomaly.objects.filter(pk=pk).first()
+    if found is None:
+        raise NotFound("No such anomaly.")
+    return found
+
+
+def people_who_accessed(reference: str) -> QuerySet[AccessEvent, str]:
+    """The usernames of the staff who touched a case, once each, in order."""
+    return (
+        AccessEvent.objects.filter(case_reference=reference, actor_id__isnull=False)
+        .order_by("actor_username")
+        .values_list("actor_username", flat=True)
+        .distinct()
+    )
 
 
 def reviewed_anomalies() -> QuerySet[Anomaly]:

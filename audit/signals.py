@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditlog.models import LogEntry
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from audit import chain
 from audit.models import Outcome
 from audit.services import event_record
 
@@ -31,14 +34,9 @@ def _login_failed(sender: Any, credentials: Any, request: Any = None, **kwargs: 
 def _chain_change(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
     """Every django-auditlog entry joins the same chain as the access events, in the
     transaction that wrote it."""
-    from audit import chain
-
     if created:
         chain.append("change", instance.pk, chain.change_values(instance))
 
 
 def connect_change_log() -> None:
-    from auditlog.models import LogEntry
-    from django.db.models.signals import post_save
-
     post_save.connect(_chain_change, sender=LogEntry, dispatch_uid="haven-chain-change")

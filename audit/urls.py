@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+import haven.converters  # noqa: F401  (registers <id:...>)
 from audit import views
 
 app_name = "audit"
@@ -11,6 +12,6 @@ urlpatterns = [
     path("cases/<str:reference>/", views.case_report, name="case-report"),
     path("staff/<str:username>/", views.user_report, name="user-report"),
     path("anomalies/", views.anomaly_queue, name="anomalies"),
-    path("anomalies/<int:anomaly_id>/review/", views.anomaly_review, name="anomaly-review"),
+    path("anomalies/<id:anomaly_id>/review/", views.anomaly_review, name="anomaly-review"),
     path("verify/", views.verify, name="verify"),
 ]

@@ -10,14 +10,16 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from access import policy
+from access.endpoints import staff_endpoint
+from access.models import User
 from access.roles import Capability
 from audit import anomalies, chain, selectors
 from audit.forms import EventFilterForm, ReviewForm
-from audit.models import AccessEvent, Anomaly
+from haven.errors import HavenError
 
 PAGE_SIZE = 50
 CSV_COLUMNS = (
@@ -31,12 +33,6 @@ CSV_COLUMNS = (
     "ip",
     "request_id",
 )
-
-
-def _dpo(request: HttpRequest, action: str) -> Any:
-    actor = policy.acting_user(request.user)
-    policy.require_capability(actor, Capability.AUDIT_REVIEW, action=action)
-    return actor
 
 
 def _chart(days: list[dict[str, Any]]) -> dict[str, Any]:
@@ -65,11 +61,14 @@ def _chart(days: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @require_http_methods(["GET"])
-def desk(request: HttpRequest) -> HttpResponse:
-    actor = _dpo(request, "audit.events")
+@staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.events")
+def desk(request: HttpRequest, *, actor: User) -> HttpResponse:
+    anomalies.scan()  # the count of open anomalies is of now, not of the last queue visit
     form = EventFilterForm(request.GET or None)
-    event_filter = form.to_filter() if form.is_valid() else selectors.EventFilter()
-    page = selectors.page_of(selectors.events(event_filter), request.GET.get("page", 1), PAGE_SIZE)
+    invalid = form.is_bound and not form.is_valid()
+    event_filter = form.to_filter() if form.is_bound and not invalid else selectors.EventFilter()
+    events = selectors.events(event_filter).none() if invalid else selectors.events(event_filter)
+    page = selectors.page_of(events, request.GET.get("page", 1), PAGE_SIZE)
     policy.record_list(
         actor, action="audit.events", count=len(page.object_list), fields=event_filter.used()
     )
@@ -85,6 +84,7 @@ def desk(request: HttpRequest) -> HttpResponse:
             "chart": _chart(selectors.daily_activity(event_filter)),
             "open_anomalies": selectors.open_anomalies().count(),
         },
+        status=400 if invalid else 200,
     )
 
 
@@ -98,10 +98,12 @@ def _safe(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text  # no formulas
 
 
-def events_csv(request: HttpRequest) -> StreamingHttpResponse:
-    actor = _dpo(request, "audit.export_csv")
+@staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.export_csv")
+def events_csv(request: HttpRequest, *, actor: User) -> StreamingHttpResponse:
     form = EventFilterForm(request.GET or None)
-    event_filter = form.to_filter() if form.is_valid() else selectors.EventFilter()
+    if form.is_bound and not form.is_valid():  # never the whole trail for a mistyped filter
+        raise HavenError("The filter is not valid: correct it on the desk.", code="invalid_filter")
+    event_filter = form.to_filter() if form.is_bound else selectors.EventFilter()
     query = selectors.events(event_filter).values_list(*CSV_COLUMNS)
     policy.record_list(
         actor, action="audit.export_csv", count=query.count(), fields=event_filter.used()
@@ -118,8 +120,8 @@ def events_csv(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
-def case_report(request: HttpRequest, reference: str) -> HttpResponse:
-    actor = policy.acting_user(request.user)
+@staff_endpoint()
+def case_report(request: HttpRequest, reference: str, *, actor: User) -> HttpResponse:
     canonical = policy.access_report_for(actor, reference)
     page = Paginator(selectors.events(selectors.EventFilter(case=canonical)), PAGE_SIZE)
     return render(
@@ -128,18 +130,13 @@ def case_report(request: HttpRequest, reference: str) -> HttpResponse:
         {
             "reference": canonical,
             "page": page.get_page(request.GET.get("page")),
-            "people": (
-                AccessEvent.objects.filter(case_reference=canonical, actor_id__isnull=False)
-                .order_by("actor_username")
-                .values_list("actor_username", flat=True)
-                .distinct()
-            ),
+            "people": selectors.people_who_accessed(canonical),
         },
     )
 
 
-def user_report(request: HttpRequest, username: str) -> HttpResponse:
-    actor = _dpo(request, "audit.user_report")
+@staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.user_report")
+def user_report(request: HttpRequest, username: str, *, actor: User) -> HttpResponse:
     event_filter = selectors.EventFilter(actor=username)
     page = selectors.page_of(selectors.events(event_filter), request.GET.get("page", 1), PAGE_SIZE)
     policy.record_list(
@@ -156,16 +153,18 @@ def user_report(request: HttpRequest, username: str) -> HttpResponse:
     )
 
 
-def anomaly_queue(request: HttpRequest) -> HttpResponse:
-    actor = _dpo(request, "audit.anomalies")
+@staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.anomalies")
+def anomaly_queue(request: HttpRequest, *, actor: User) -> HttpResponse:
     anomalies.scan()
     open_items = list(selectors.open_anomalies()[:200])
     policy.record_list(actor, action="audit.anomalies", count=len(open_items))
+    reasons = policy.break_glass_reasons(actor, open_items)
+    rows = [{"anomaly": item, "reason": reasons.get(item.pk, "")} for item in open_items]
     return render(
         request,
         "audit/anomalies.html",
         {
-            "open": open_items,
+            "open": rows,
             "reviewed": list(selectors.reviewed_anomalies()[:50]),
             "form": ReviewForm(),
         },
@@ -173,9 +172,9 @@ def anomaly_queue(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def anomaly_review(request: HttpRequest, anomaly_id: int) -> HttpResponse:
-    actor = _dpo(request, "anomaly.review")
-    anomaly = get_object_or_404(Anomaly, pk=anomaly_id)
+@staff_endpoint(need=Capability.AUDIT_REVIEW, action="anomaly.review")
+def anomaly_review(request: HttpRequest, anomaly_id: int, *, actor: User) -> HttpResponse:
+    anomaly = selectors.anomaly(anomaly_id)
     form = ReviewForm(request.POST)
     if form.is_valid():
         anomalies.review(anomaly=anomaly, reviewer=actor, note=form.cleaned_data["note"])
@@ -185,8 +184,8 @@ def anomaly_review(request: HttpRequest, anomaly_id: int) -> HttpResponse:
     return redirect("audit:anomalies")
 
 
-def verify(request: HttpRequest) -> HttpResponse:
-    actor = _dpo(request, "audit.verify")
+@staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.verify")
+def verify(request: HttpRequest, *, actor: User) -> HttpResponse:
     verdict = chain.verify()
     policy.record_list(actor, action="audit.verify", count=verdict.checked)
     return render(request, "audit/verify.html", {"verdict": verdict})

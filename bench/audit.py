@@ -15,12 +15,12 @@ from django.test import Client
 from django.utils import timezone
 from tqdm import tqdm
 
-from access.models import ConfidentialityAcceptance, ConfidentialityRules, User
+from access.models import ConfidentialityAcceptance, ConfidentialityRules, Team, User
 from access.roles import Role
 from audit import chain
-from audit.models import ChainHead
 from audit.services import event_record
-from cases.references import new_reference
+from cases.models import Case, Survivor
+from haven.references import new_reference
 from tests.helpers import web_client
 
 RNG = random.Random(5)  # noqa: S311  (synthetic data)
@@ -91,7 +91,6 @@ def seed(total: int, batch: int = 50_000) -> tuple[list[str], list[str]]:
             "SELECT setval(pg_get_serial_sequence('audit_accessevent', 'id'), %s)", [total]
         )
         cursor.execute("ANALYZE")
-    ChainHead.objects.update_or_create(pk=1, defaults={"seq": total, "hash": prev})
     _line(
         f"seeded {total:,} access events with their chain", f"{time.perf_counter() - started:.0f} s"
     )
@@ -100,9 +99,6 @@ def seed(total: int, batch: int = 50_000) -> tuple[list[str], list[str]]:
 
 def _real_cases(references: list[str]) -> None:
     """The per-case report needs the case to exist (its existence is checked first)."""
-    from access.models import Team
-    from cases.models import Case, Survivor
-
     team = Team.objects.create(name="Bench audit", slug="bench-audit")
     owner = User.objects.create(username="bench-owner", role=Role.CASEWORKER, team=team)
     for reference in references:

@@ -16,19 +16,19 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from access import policy
+from access import keystore, policy
 from access.crypto import blind
 from access.crypto.comparison import FernetTextCodec
 from access.crypto.keyring import get_provider
 from access.keys import keys_rotate
 from access.models import User
-from access.roles import Capability, Role
+from access.roles import Role
 from access.services import staff_add
 from audit.services import event_record
 from cases import selectors, validators
 from cases.models import BlindIndexEntry, Case, Encounter, Identity, Survivor
-from cases.references import new_reference
 from cases.services import case_open, encounter_record
+from haven.references import new_reference
 
 RNG = random.Random(7)  # noqa: S311  (synthetic data)
 
@@ -119,9 +119,7 @@ def overhead(total: int) -> None:
         start = time.perf_counter()
         for case in cases:
             if through_policy:  # the real read path: policy check + access event + selector
-                fresh = policy.case_for(
-                    worker, case.reference, need=Capability.CASE_READ, action="encounter.list"
-                )
+                fresh = policy.case_for_read(worker, case.reference, action="encounter.list")
             else:
                 fresh = Case.objects.select_related("survivor").get(pk=case.pk)
             rows: Any = (
@@ -217,6 +215,7 @@ def seed_survivors(total: int, batch: int = 2000) -> None:
     if team_id is None:
         raise SystemExit("bench supervisor has no team")
     start = time.perf_counter()
+    index_keys = keystore.index_keys()
     for offset in tqdm(range(0, total, batch), desc="seeding survivors", unit="batch"):
         survivors, identities, cases, entries = [], [], [], []
         for i in range(offset, min(total, offset + batch)):
@@ -234,9 +233,17 @@ def seed_survivors(total: int, batch: int = 2000) -> None:
                 Case(survivor=survivor, team_id=team_id, risk_level="low", created_by=supervisor)
             )
             for name in blind.INDEXED_FIELDS:
-                for key_id, digest in blind.digests_for(name, getattr(identity, name)).items():
+                normalised = blind.normalise(name, getattr(identity, name))
+                if normalised is None:
+                    continue
+                for key in index_keys:
                     entries.append(
-                        BlindIndexEntry(survivor=survivor, field=name, key_id=key_id, digest=digest)
+                        BlindIndexEntry(
+                            survivor=survivor,
+                            field=name,
+                            key_id=key.key_id,
+                            digest=key.digest(name, normalised),
+                        )
                     )
         with transaction.atomic():
             Survivor.objects.bulk_create(survivors)

@@ -19,7 +19,7 @@ from access.roles import Role
 from access.services import token_issue
 from cases import selectors
 from cases.models import Case, Encounter, Survivor
-from cases.references import new_reference
+from haven.references import new_reference
 
 RNG = random.Random(11)  # noqa: S311  (synthetic data)
 TEAMS = 10

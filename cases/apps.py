@@ -8,6 +8,6 @@ class CasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from audit.registry import register_case_models
+        from audit.registry import follow
 
-        register_case_models()
+        follow(*(self.get_model(name) for name in ("Identity", "Case", "Encounter", "Consent")))

@@ -3,31 +3,52 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Max, OuterRef, QuerySet, Subquery
+from django.core.exceptions import ValidationError
+from django.db.models import Case as DbCase
+from django.db.models import F, Max, Q, QuerySet, Value, When
 from django.http import Http404
+from django.utils import timezone
 
-from access import policy
+from access import keystore, policy
 from access.crypto import blind
-from access.crypto.keyring import get_provider
-from access.models import User
-from cases.models import BlindIndexEntry, Case, Encounter, Identity
+from access.models import CaseGrant, User
+from cases.models import (
+    DISCLOSURE_SCOPES,
+    OPEN_GOAL_STATUSES,
+    OPEN_SERVICE_STATUSES,
+    Attachment,
+    BlindIndexEntry,
+    Case,
+    CaseService,
+    CaseTask,
+    Consent,
+    Encounter,
+    Identity,
+    Organisation,
+    PlanGoal,
+    Referral,
+    Revision,
+)
 
 
 def case_list_for(*, user: User) -> QuerySet[Case]:
-    """Cases ``user`` may read, newest first, with the dates a caseload view needs."""
-    latest = Encounter.objects.filter(case=OuterRef("pk")).order_by("-occurred_at")
+    """Cases ``user`` may read, with the dates a caseload view needs: those whose
+    follow-up is due (overdue first) at the top, then the newest."""
+    today = timezone.localdate()
     return (
         policy.readable_cases(user)
         .select_related("survivor")
         .annotate(
             last_encounter_at=Max("encounters__occurred_at"),
-            next_follow_up=Subquery(latest.values("follow_up_date")[:1]),
+            next_follow_up=F("follow_up_on"),
+            due_rank=DbCase(When(follow_up_on__lte=today, then=Value(0)), default=Value(1)),
         )
-        .order_by("-opened_at", "pk")
+        .order_by("due_rank", F("follow_up_on").asc(nulls_last=True), "-opened_at", "pk")
     )
 
 
@@ -44,6 +65,22 @@ def encounter_for(*, case: Case, encounter_id: Any) -> Encounter:
         raise Http404 from exc
 
 
+def revisions_of(*, case: Case, subject: str, object_id: Any = None) -> QuerySet[Revision]:
+    """The earlier versions of a record of ``case`` (or of every record of that kind),
+    newest first, with who replaced each. The view that calls this has recorded the
+    read of the history."""
+    found = Revision.objects.filter(survivor_id=case.survivor_id, subject=subject)
+    if object_id is not None:
+        found = found.filter(object_id=object_id)
+    return found.select_related("changed_by", "survivor").order_by("-changed_at", "-version")
+
+
+def last_change(*, case: Case, subject: str, object_id: Any) -> Revision | None:
+    """The revision that made the current version: who saved it, and when (None for a
+    record never edited)."""
+    return revisions_of(case=case, subject=subject, object_id=object_id).first()
+
+
 def identity_for(*, case: Case) -> Identity:
     return Identity.objects.select_related("survivor").get(survivor_id=case.survivor_id)
 
@@ -51,14 +88,14 @@ def identity_for(*, case: Case) -> Identity:
 def _blind_candidates(criteria: Mapping[str, object]) -> QuerySet[BlindIndexEntry] | None:
     """Survivor ids whose blind index matches every criterion (a superset of the true
     matches, by design), or None when a criterion cannot match anything."""
-    key_id = get_provider().active_index_key_id()
+    key = keystore.active_index_key()
     survivors: Any = None
     for name, value in criteria.items():
         normalised = blind.normalise(name, value)
         if normalised is None:
             return None
         hits = BlindIndexEntry.objects.filter(
-            field=name, key_id=key_id, digest=blind.digest(name, normalised, key_id=key_id)
+            field=name, key_id=key.key_id, digest=key.digest(name, normalised)
         ).values("survivor_id")
         survivors = hits if survivors is None else hits.filter(survivor_id__in=survivors)
     return survivors  # type: ignore[no-any-return]
@@ -145,10 +182,6 @@ class WorkerLoad:
 def team_caseload(*, supervisor: User) -> list[WorkerLoad]:
     """Open cases per worker of the supervisor's team against the team's limit, with the
     risk mix and overdue follow-ups (AS8-1). References only: no case content."""
-    from django.utils import timezone
-
-    from access.models import CaseGrant
-
     team = supervisor.team
     if team is None:
         return []
@@ -181,9 +214,7 @@ def team_caseload(*, supervisor: User) -> list[WorkerLoad]:
     return list(loads.values())
 
 
-def consents_for(*, case: Case) -> QuerySet[Any]:
-    from cases.models import Consent
-
+def consents_for(*, case: Case) -> QuerySet[Consent]:
     return (
         Consent.objects.filter(case=case)
         .select_related("recipient", "recorded_by")
@@ -191,17 +222,197 @@ def consents_for(*, case: Case) -> QuerySet[Any]:
     )
 
 
-def consent_covering(*, case: Case, recipient: Any, scope: str, at: Any) -> Any:
-    """The consent that allows disclosing ``case`` to ``recipient`` for ``scope`` at the
-    moment ``at``, or None. Checked at that moment: a withdrawn or expired consent never
-    covers anything."""
+def consent_covering(*, case: Case, recipient: Any, scope: str, purpose: str, at: Any) -> Any:
+    """The consent that allows disclosing ``case`` to ``recipient`` for ``purpose``
+    (a disclosure of kind ``scope``) at the moment ``at``, or None. Checked at that
+    moment: a withdrawn or expired consent never covers anything."""
     for consent in consents_for(case=case).filter(scope=scope, recipient=recipient):
-        if consent.valid_at(at):
+        if consent.valid_at(at) and consent.covers_purpose(purpose):
             return consent
     return None
 
 
-def organisations() -> QuerySet[Any]:
-    from cases.models import Organisation
+def disclosure_consents(*, case: Case, at: Any) -> list[Any]:
+    """The referral and legal consents active at ``at``: what the referral wizard can
+    send under, with each consent's recipient and purpose in its own words."""
+    return [
+        consent
+        for consent in consents_for(case=case).filter(scope__in=DISCLOSURE_SCOPES)
+        if consent.valid_at(at)
+    ]
 
+
+def organisations() -> QuerySet[Organisation]:
     return Organisation.objects.order_by("name")
+
+
+def consent_in_force(*, case: Case, scope: str) -> Consent | None:
+    """A consent of ``scope`` in force now (the newest), or None."""
+    now = timezone.now()
+    for consent in consents_for(case=case).filter(scope=scope, withdrawn_at__isnull=True):
+        if consent.valid_at(now):
+            return consent
+    return None
+
+
+# --- the care work on one case ------------------------------------------------------
+
+
+def goals_for(*, case: Case) -> QuerySet[PlanGoal]:
+    return case.goals.select_related("created_by").order_by("agreed_on", "created_at")
+
+
+def services_for(*, case: Case) -> QuerySet[CaseService]:
+    return case.services.select_related("provider", "created_by").order_by("created_at")
+
+
+def tasks_for(*, case: Case) -> QuerySet[CaseTask]:
+    return case.tasks.select_related("assigned_to", "created_by").order_by(
+        F("done_at").asc(nulls_first=True), "due_on", "created_at"
+    )
+
+
+def attachments_for(*, case: Case) -> QuerySet[Attachment]:
+    return case.attachments.select_related("created_by").order_by("-created_at")
+
+
+def referrals_for(*, case: Case) -> QuerySet[Referral]:
+    return case.referrals.select_related("recipient", "exported_by", "service").order_by(
+        "-exported_at"
+    )
+
+
+def unassigned_cases(*, supervisor: User) -> QuerySet[Case]:
+    """Open cases of the supervisor's team that nobody is assigned to: a supervisor chose
+    to leave them so, or the last assignment ended. They stay on the caseload page."""
+    assigned = CaseGrant.objects.active().filter(kind="assignment").values("content_object_id")
+    if supervisor.team_id is None:
+        return Case.objects.none()
+    return (
+        policy.readable_cases(supervisor)
+        .filter(team_id=supervisor.team_id, status="open")
+        .exclude(pk__in=assigned)
+        .select_related("survivor")
+        .order_by("opened_at")
+    )
+
+
+# --- what is due ("My day", and GET /api/v1/tasks/) --------------------------------
+
+WHEN = ("overdue", "today", "week")
+RISK_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+@dataclass
+class DueItem:
+    """One thing due on a case the reader may open. ``title`` is the task's or goal's
+    own words (decrypted for this reader), or a label."""
+
+    kind: str  # follow_up | task | service | plan_review | consent_review
+    case: Case
+    due_on: Any
+    title: str
+    record_id: Any = None
+    assigned_to: User | None = None
+
+    @property
+    def reference(self) -> str:
+        return self.case.reference
+
+    @property
+    def risk_level(self) -> str:
+        return self.case.risk_level
+
+    @property
+    def overdue(self) -> bool:
+        return bool(self.due_on < timezone.localdate())
+
+
+def _window(when: str | None) -> tuple[Any, Any]:
+    """(first day, last day) of a window; None for "no limit"."""
+    today = timezone.localdate()
+    if when == "overdue":
+        return None, today - dt.timedelta(days=1)
+    if when == "today":
+        return today, today
+    if when == "week":
+        return today, today + dt.timedelta(days=6)
+    return None, today + dt.timedelta(days=6)  # everything up to a week ahead, overdue too
+
+
+def due_for(
+    *, user: User, when: str | None = None, sort: str = "due", mine: bool = False
+) -> list[DueItem]:
+    """Follow-ups, open tasks, open services and plan reviews due in the window, and
+    cases whose storage consent was withdrawn (to review), over the open cases ``user``
+    may read; ``mine`` keeps the cases assigned to them and the tasks given to them.
+    Sorted by due date, or by risk (high first) then date. The caller records the list."""
+    first, last = _window(when)
+    readable_open = policy.readable_cases(user).filter(status="open")
+    cases = readable_open
+    if mine:
+        own = CaseGrant.objects.active().filter(user=user, kind="assignment")
+        cases = readable_open.filter(pk__in=own.values("content_object_id"))
+
+    def dated(query: Any, field: str) -> Any:
+        query = query.filter(**{f"{field}__lte": last})
+        return query.filter(**{f"{field}__gte": first}) if first is not None else query
+
+    items: list[DueItem] = []
+    for case in dated(cases, "follow_up_on").select_related("survivor"):
+        items.append(DueItem("follow_up", case, case.follow_up_on, "Follow-up"))
+    open_cases = cases.values("pk")
+    task_scope = Q(case__in=open_cases)
+    if mine:  # and what was given to them on any case they read
+        task_scope |= Q(case__in=readable_open.values("pk"), assigned_to=user)
+    tasks = dated(CaseTask.objects.filter(task_scope, done_at__isnull=True), "due_on")
+    for task in tasks.select_related("case__survivor", "assigned_to"):
+        items.append(
+            DueItem("task", task.case, task.due_on, task.title or "", task.pk, task.assigned_to)
+        )
+    services = dated(
+        CaseService.objects.filter(case__in=open_cases, status__in=OPEN_SERVICE_STATUSES),
+        "due_on",
+    )
+    for service in services.select_related("case__survivor", "provider"):
+        label = service.get_type_display()
+        if service.provider is not None:
+            label = f"{label} · {service.provider.name}"
+        items.append(DueItem("service", service.case, service.due_on, label, service.pk))
+    goals = dated(
+        PlanGoal.objects.filter(case__in=open_cases, status__in=OPEN_GOAL_STATUSES), "review_on"
+    )
+    for goal in goals.select_related("case__survivor"):
+        items.append(DueItem("plan_review", goal.case, goal.review_on, goal.goal or "", goal.pk))
+    for case in cases.filter(storage_withdrawn_at__isnull=False).select_related("survivor"):
+        day = timezone.localdate(case.storage_withdrawn_at)
+        if (first is None or day >= first) and day <= last:
+            items.append(DueItem("consent_review", case, day, "Consent to storage withdrawn"))
+    if sort == "risk":
+        items.sort(key=lambda i: (RISK_ORDER.get(i.risk_level, 3), i.due_on, i.reference))
+    else:
+        items.sort(key=lambda i: (i.due_on, RISK_ORDER.get(i.risk_level, 3), i.reference))
+    return items
+
+
+def team_members(
+    *, team_id: Any, roles: tuple[str, ...] = ("caseworker", "clinician", "supervisor")
+) -> QuerySet[User]:
+    """The active members of a team who work on cases (for assigning and handing over)."""
+    return User.objects.filter(team_id=team_id, is_active=True, role__in=roles).order_by("username")
+
+
+def case_again(case: Case) -> Case:
+    """The case as stored now (after a write refused as stale, to show beside the form)."""
+    return Case.objects.select_related("survivor", "team").get(pk=case.pk)
+
+
+def one_of(records: QuerySet[Any], record_id: Any) -> Any:
+    """The record of this case with ``record_id``, or a 404 (never another case's)."""
+    try:
+        found = records.filter(pk=record_id).first()
+    except (ValueError, TypeError, ValidationError):
+        found = None
+    if found is None:
+        raise Http404
+    return found

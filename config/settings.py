@@ -17,6 +17,7 @@ ALLOWED_HOSTS: list[str] = env.list(
 )
 
 INSTALLED_APPS = [
+    "haven.apps.HavenConfig",  # first: its ready() scrubs error messages
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -50,7 +51,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "audit.middleware.RequestContextMiddleware",
-    "access.middleware.CryptoFailureMiddleware",
+    "haven.web.HavenErrorMiddleware",
     "access.middleware.StaffGateMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -70,6 +71,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "access.context_processors.staff",
+                "access.context_processors.unsaved_work",
             ],
         },
     },
@@ -92,7 +94,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "cases:my-cases"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 PASSWORD_HASHERS = [
@@ -110,6 +112,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
+# The interface languages staff may choose (codes as in Django's LANGUAGES).
+HAVEN_LANGUAGES: list[str] = env.list("HAVEN_LANGUAGES", default=["en"])
 TIME_ZONE = env.str("HAVEN_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -120,9 +124,20 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "config.storage.StaticStorage"
         if not RELAXED
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+    # Case attachments, sealed with the survivor's key before they reach the storage.
+    # Any backend of Django's storage API serves (object storage with django-storages:
+    # see docs/deployment.md); the folder is the default.
+    "attachments": {
+        "BACKEND": env.str(
+            "HAVEN_ATTACHMENT_STORAGE", default="django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": {
+            "location": env.str("HAVEN_ATTACHMENT_DIR", default=str(VAR_DIR / "attachments"))
+        },
     },
 }
 WHITENOISE_USE_FINDERS = RELAXED
@@ -149,6 +164,11 @@ SESSION_SAVE_EVERY_REQUEST = True  # the cookie age becomes an idle timeout
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# Uploads (scanned consent forms, attachments) stay in memory and are sealed there:
+# never written to a temporary file in clear. A larger upload is refused.
+HAVEN_ATTACHMENT_MAX_BYTES = env.int("HAVEN_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = HAVEN_ATTACHMENT_MAX_BYTES + 1024 * 1024
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -178,10 +198,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["access.permissions.StaffGate"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["cases.api.parsers.SafeJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "cases.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "haven.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -194,6 +214,21 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Component names that generated clients already use keep their names (KindEnum is
+    # the encounter's kind, StatusEnum a medication's); the newer enums get their own.
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "cases.models.EncounterKind",
+        "StatusEnum": "cases.validators.MEDICATION_STATUSES",
+        "AttachmentKindEnum": "cases.models.AttachmentKind",
+        "GoalStatusEnum": "cases.models.GoalStatus",
+        "ServiceStatusEnum": "cases.models.ServiceStatus",
+        "ReceiverStatusEnum": "cases.models.ReceiverStatus",
+        "OutcomeEnum": "audit.models.Outcome",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "haven.api.declare_common_responses",
+    ],
 }
 
 GUARDIAN_MONKEY_PATCH_USER = False
@@ -204,14 +239,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"no_survivor_data": {"()": "haven.logging.NoSurvivorData"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_survivor_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("HAVEN_LOG_LEVEL", default="WARNING")},
     "loggers": {
         # The default request logger can include POST data in debug tracebacks.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
-DEFAULT_EXCEPTION_REPORTER_FILTER = "access.logging.SurvivorDataExceptionFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "haven.logging.SurvivorDataExceptionFilter"
 
 # guardian's ObjectPermissionBackend is deliberately not installed: ``user.has_perm(obj)``
 # would ignore grant expiry and revocation. All object access goes through access.policy.
@@ -219,9 +261,18 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "access.logging.SurvivorDataExceptionFilter"
 # user agents, cookies or addresses cannot escape; an IP lock would lock out a whole
 # clinic sharing one address after a few mistyped passwords.
 SILENCED_SYSTEM_CHECKS = ["guardian.W001", "axes.W006"]
-HAVEN_BLIND_INDEX_BITS = env.int("HAVEN_BLIND_INDEX_BITS", default=14)
+# Truncation of a new blind-index key: 256 digests, so that in an organisation of a few
+# hundred to a few thousand survivors several share each digest. `keys plan-index
+# --population N` recommends a value for another size; `keys reindex --bits` applies it.
+HAVEN_BLIND_INDEX_BITS = env.int("HAVEN_BLIND_INDEX_BITS", default=8)
 HAVEN_BREAK_GLASS_HOURS = env.int("HAVEN_BREAK_GLASS_HOURS", default=4)
+# How long a closed case is kept before it may be purged (six years by default).
+HAVEN_RETENTION_DAYS = env.int("HAVEN_RETENTION_DAYS", default=2190)
+# Emergency accesses one person may have open at once; beyond that a supervisor grants.
+HAVEN_BREAK_GLASS_MAX_OPEN = env.int("HAVEN_BREAK_GLASS_MAX_OPEN", default=3)
 HAVEN_SESSION_MAX_SECONDS = env.int("HAVEN_SESSION_MAX_SECONDS", default=12 * 3600)
+# How long a form kept at a session timeout waits for its author to sign in again.
+HAVEN_DRAFT_DAYS = env.int("HAVEN_DRAFT_DAYS", default=7)
 HAVEN_REQUIRE_2FA = env.bool("HAVEN_REQUIRE_2FA", default=not DEMO)
 
 # --- sign-in hardening (AS9-STO-5) ---
@@ -234,7 +285,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "access.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ADMIN = False
-OTP_TOTP_ISSUER = env.str("HAVEN_ORGANISATION_NAME", default="Haven")
+HAVEN_ORGANISATION_NAME = env.str("HAVEN_ORGANISATION_NAME", default="Haven")
+# The sender's contact on referral letters: address, phone, e-mail, one per line ("\n").
+HAVEN_ORGANISATION_CONTACT = env.str("HAVEN_ORGANISATION_CONTACT", default="").replace("\\n", "\n")
+OTP_TOTP_ISSUER = HAVEN_ORGANISATION_NAME
 
 AUDITLOG_MASK_CALLABLE = "audit.masking.constant_mask"
 AUDITLOG_DISABLE_REMOTE_ADDR = False

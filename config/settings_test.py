@@ -1,4 +1,5 @@
-"""Test settings: production settings with a throwaway keyring and plain HTTP.
+"""Test settings: production settings with a throwaway keyring (in the contract's
+minimal form: KEKs only) and plain HTTP.
 
 Everything else (DEBUG off, no autocreated keys) stays as in production, so tests
 exercise the real configuration.
@@ -20,11 +21,11 @@ _keyring.write_text(
         {
             "active": "k1",
             "keys": {"k1": base64.b64encode(secrets.token_bytes(32)).decode()},
-            "index_key": base64.b64encode(secrets.token_bytes(32)).decode(),
         }
     )
 )
 os.environ.setdefault("HAVEN_KEYRING_FILE", str(_keyring))
+os.environ.setdefault("HAVEN_ATTACHMENT_DIR", str(_keyring_dir / "attachments"))
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")

@@ -1,29 +1,55 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from access import api_urls as access_api
+from access import staff_views
 from access import views as access_views
 from access.admin import site as admin_site
 from access.views import HavenLoginView
-from cases.api.urls import api_v1
+from audit import api_urls as audit_api
+from audit import urls as audit_pages
+from cases import urls as case_pages
+from cases.api import urls as cases_api
+from haven.api import api_not_found
+
+# The API, version 1: each app contributes its own routes, under one namespace.
+api_v1 = ([*access_api.urlpatterns, *cases_api.urlpatterns, *audit_api.urlpatterns], "api")
 
 urlpatterns = [
+    path("", access_views.home, name="home"),
     path("login/", HavenLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/2fa/", access_views.second_factor, name="2fa"),
+    path(
+        "account/drafts/<uuid:draft_id>/discard/",
+        access_views.draft_discard,
+        name="draft-discard",
+    ),
     path("account/2fa/setup/", access_views.second_factor_setup, name="2fa-setup"),
     path("account/confidentiality/", access_views.confidentiality, name="confidentiality"),
     path("account/password/", access_views.HavenPasswordChangeView.as_view(), name="password"),
+    path("staff/", staff_views.staff_list, name="staff"),
+    path("staff/<str:username>/password/", staff_views.staff_password, name="staff-password"),
+    path("staff/<str:username>/invite/", staff_views.staff_invite, name="staff-invite"),
+    path(
+        "staff/<str:username>/second-factor/",
+        staff_views.staff_reset_second_factor,
+        name="staff-second-factor",
+    ),
+    path("staff/<str:username>/unlock/", staff_views.staff_unlock, name="staff-unlock"),
+    path("account/invitation/<str:token>/", staff_views.invitation, name="invitation"),
     path("admin/", admin_site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include(api_v1)),
-    path("audit/", include("audit.urls")),
-    path("", include("cases.urls")),
+    re_path(r"^api/", api_not_found),  # anything else under /api/: a JSON 404
+    path("audit/", include(audit_pages)),
+    path("", include(case_pages)),
 ]
 
-handler400 = "cases.views.errors.bad_request"
-handler403 = "cases.views.errors.permission_denied"
-handler404 = "cases.views.errors.page_not_found"
-handler500 = "cases.views.errors.server_error"
+handler400 = "haven.web.bad_request"
+handler403 = "haven.web.permission_denied"
+handler404 = "haven.web.page_not_found"
+handler500 = "haven.web.server_error"

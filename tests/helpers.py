@@ -1,6 +1,11 @@
-"""Signing staff in for page tests: a real session that has passed the second factor."""
+"""Signing staff in for page tests (a real session that has passed the second factor),
+and reading a page's forms as a browser would submit them."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
 
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -36,3 +41,115 @@ def web_client(user: User, *, verified: bool = True) -> Client:
         session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
         session.save()
     return client
+
+
+# --- forms as a browser submits them -----------------------------------------------
+
+
+@dataclass
+class HtmlForm:
+    """A form read from a page: where it posts, and the values a browser would send if
+    the user changed nothing (checked boxes, selected options, typed text)."""
+
+    action: str
+    method: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def values(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name, value in self.fields:
+            out.setdefault(name, []).append(value)
+        return out
+
+    def data(self, **changes: Any) -> dict[str, Any]:
+        """The submission, with ``changes`` (a list replaces a multi-value field)."""
+        data: dict[str, Any] = {k: v if len(v) > 1 else v[0] for k, v in self.values().items()}
+        data.update(changes)
+        return data
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[HtmlForm] = []
+        self._form: HtmlForm | None = None
+        self._select: str | None = None
+        self._select_first: str | None = None
+        self._select_chosen = False
+        self._option: tuple[str, bool] | None = None
+        self._option_text = ""
+        self._textarea: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self._form = HtmlForm(action=a.get("action", ""), method=a.get("method", "get"))
+            self.forms.append(self._form)
+        if self._form is None:
+            return
+        if a.get("id") and a.get("name"):
+            self._form.ids[a["name"]] = a["id"]
+        if tag == "input" and a.get("name") and "disabled" not in a:
+            kind = a.get("type", "text")
+            if kind in ("checkbox", "radio"):
+                if "checked" in a:
+                    self._form.fields.append((a["name"], a.get("value", "on")))
+            elif kind not in ("submit", "button", "file", "reset", "image"):
+                self._form.fields.append((a["name"], a.get("value", "")))
+        elif tag == "select" and a.get("name"):
+            self._select, self._select_first, self._select_chosen = a["name"], None, False
+        elif tag == "option" and self._select is not None:
+            self._option = (a.get("value"), "selected" in a)  # type: ignore[assignment]
+            self._option_text = ""
+        elif tag == "textarea" and a.get("name"):
+            self._textarea, self._text = a["name"], ""
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._text += data
+        if self._option is not None:
+            self._option_text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._form is None:
+            return
+        if tag == "option" and self._option is not None and self._select is not None:
+            value, selected = self._option
+            value = self._option_text.strip() if value is None else value
+            if self._select_first is None:
+                self._select_first = value
+            if selected and not self._select_chosen:
+                self._form.fields.append((self._select, value))
+                self._select_chosen = True
+            self._option = None
+        elif tag == "select" and self._select is not None:
+            if not self._select_chosen and self._select_first is not None:
+                self._form.fields.append((self._select, self._select_first))
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            # A browser drops the one newline that follows <textarea>.
+            text = self._text[1:] if self._text.startswith("\n") else self._text
+            self._form.fields.append((self._textarea, text.replace("\r\n", "\n")))
+            self._textarea = None
+        elif tag == "form":
+            self._form = None
+
+
+def html_forms(html: str | bytes) -> list[HtmlForm]:
+    parser = _FormParser()
+    parser.feed(html.decode() if isinstance(html, bytes) else html)
+    return parser.forms
+
+
+def page_form(client: Client, url: str, *, containing: str = "csrfmiddlewaretoken") -> HtmlForm:
+    """The first POST form on the page at ``url`` with a field named ``containing``,
+    its action resolved against ``url``."""
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    for form in html_forms(response.content):
+        if form.method.lower() == "post" and containing in form.values():
+            form.action = form.action or url
+            return form
+    raise AssertionError(f"no POST form with {containing!r} on {url}")

@@ -1,12 +1,24 @@
+"""Errors of the key and ciphertext layer. All fail closed: nothing is returned in
+place of a value that cannot be decrypted. Messages never contain key material or
+plaintext."""
+
 from __future__ import annotations
 
+from haven.errors import HavenError
 
-class CryptoError(Exception):
-    """Base class. Messages never contain key material or plaintext."""
+
+class CryptoError(HavenError):
+    code = "decryption_failed"
+    status = 500
+    default_detail = "The record could not be decrypted."
 
 
 class KeyringUnavailable(CryptoError):
     """The keyring is missing, unreadable or malformed: refuse to work."""
+
+    code = "keyring_unavailable"
+    status = 503
+    default_detail = "The keys are not available."
 
 
 class UnknownKey(CryptoError):
@@ -19,3 +31,7 @@ class DecryptionFailed(CryptoError):
 
 class DataKeyDestroyed(CryptoError):
     """The survivor's data key was destroyed (crypto-shredded): nothing can be read."""
+
+    code = "gone"
+    status = 410
+    default_detail = "This record was erased."

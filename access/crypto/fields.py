@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from django.core import checks
 from django.core.exceptions import FieldError, ValidationError
@@ -24,7 +25,7 @@ from django.db.models.lookups import IsNull
 from django.db.models.query_utils import DeferredAttribute
 
 from access.crypto import envelope
-from access.crypto.datakeys import DataKey
+from access.crypto.datakeys import DataKey, WrappedDataKey, unwrap_data_key
 
 
 class Sealed:
@@ -47,6 +48,52 @@ class KeyOwner(Protocol):
     pk: Any
 
     def data_key(self) -> DataKey: ...
+
+
+SEALED_VERSION = "_haven_sealed_version"
+_PLACE_CACHE = "_haven_place"
+
+
+def aad_prefix(label: str) -> bytes:
+    return f"haven-field-v1|{label}|".encode()
+
+
+def row_place(row: Any, version: int | None) -> bytes:
+    """``<row id>`` or ``<row id>|v<version>``: the row part of a value's AAD."""
+    place = (row.hex if isinstance(row, uuid.UUID) else str(row)).encode()
+    return place if version is None else place + b"|v" + str(int(version)).encode()
+
+
+class EncryptedModel(models.Model):
+    """Base of every model with encrypted fields. The AAD of each value names the
+    model, the field and the row (``encryption_row_field``, an id known before the
+    insert); a versioned record (``encryption_version_field``) also binds every value
+    to its version, so an earlier ciphertext of the same row and field replayed into
+    it fails to decrypt instead of passing for the current value."""
+
+    encryption_row_field: ClassVar[str] = "pk"
+    encryption_version_field: ClassVar[str | None] = None
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        field = type(self).encryption_version_field
+        if field is not None:
+            self.__dict__[SEALED_VERSION] = self.__dict__.get(field)
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> Any:
+        instance = super().from_db(db, field_names, values, **kwargs)
+        if cls.encryption_version_field is not None:
+            instance.__dict__[SEALED_VERSION] = instance.__dict__.get(cls.encryption_version_field)
+        return instance
+
+    def data_key(self) -> DataKey:
+        raise NotImplementedError
 
 
 class _EncryptedAttribute(DeferredAttribute):
@@ -97,6 +144,10 @@ class EncryptedField(_BinaryBase):
         errors = super().check(**kwargs)
         if getattr(self, "db_index", False) or self.unique:
             errors.append(checks.Error("encrypted fields cannot be indexed", obj=self))
+        if not issubclass(self.model, EncryptedModel):
+            errors.append(
+                checks.Error("a model with encrypted fields derives from EncryptedModel", obj=self)
+            )
         return errors
 
     # --- plaintext codec, per subclass ---
@@ -111,20 +162,32 @@ class EncryptedField(_BinaryBase):
         super().contribute_to_class(cls, name, private_only)
         # Computed once: the hot path (every read of every field) must not rebuild them.
         self._label = f"{cls._meta.label_lower}.{name}"
-        self._aad_prefix = f"haven-field-v1|{self._label}|".encode()
+        self._aad_prefix = aad_prefix(self._label)
 
     def label(self) -> str:
         return self._label
 
+    def _place(self, instance: Any, *, sealed: bool) -> bytes:
+        """The row part of the AAD: the row id, and for a versioned record the version
+        the value is (``sealed``) or will be sealed under. Cached on the instance."""
+        model = type(instance)
+        row = getattr(instance, model.encryption_row_field)
+        version = None
+        if model.encryption_version_field is not None:
+            data = instance.__dict__
+            current = data.get(model.encryption_version_field)
+            version = data.get(SEALED_VERSION, current) if sealed else current
+        cached: tuple[Any, Any, bytes] | None = instance.__dict__.get(_PLACE_CACHE)
+        if cached is not None and cached[0] is row and cached[1] == version:
+            return cached[2]
+        if row is None:
+            raise FieldError(f"{self._label}: the row id must be set before encrypting")
+        place = row_place(row, version)
+        instance.__dict__[_PLACE_CACHE] = (row, version, place)
+        return place
+
     def aad(self, instance: Any) -> bytes:
-        pk = instance.pk
-        if pk is None:
-            raise FieldError(f"{self._label}: primary key must be set before encrypting")
-        cached: tuple[Any, bytes] | None = instance.__dict__.get("_haven_pk_bytes")
-        if cached is None or cached[0] is not pk:
-            cached = (pk, (pk.hex if isinstance(pk, uuid.UUID) else str(pk)).encode())
-            instance.__dict__["_haven_pk_bytes"] = cached
-        return self._aad_prefix + cached[1]
+        return self._aad_prefix + self._place(instance, sealed=False)
 
     @staticmethod
     def _key(instance: KeyOwner) -> DataKey:
@@ -146,15 +209,10 @@ class EncryptedField(_BinaryBase):
 
     def open(self, instance: KeyOwner, blob: bytes) -> Any:
         """Decrypt; a value written under another survivor's key is refused by its key
-        id (``UnknownKey``), a value moved from another place by its AAD."""
-        data = instance.__dict__
-        key = data.get("_haven_data_key") or self._key(instance)
-        pk_bytes = data.get("_haven_pk_bytes")
-        aad = (
-            self._aad_prefix + pk_bytes[1]
-            if pk_bytes is not None and pk_bytes[0] is instance.pk
-            else self.aad(instance)
-        )
+        id (``UnknownKey``), a value moved from another place, or replayed from an
+        earlier version of a versioned record, by its AAD."""
+        key = instance.__dict__.get("_haven_data_key") or self._key(instance)
+        aad = self._aad_prefix + self._place(instance, sealed=True)
         cipher = key._ciphers.get(self._label) or key.cipher_for(self._label)
         plaintext = envelope.open_with_header(cipher, blob, aad, key.header)
         return self.decode(envelope.unpad(plaintext))
@@ -163,9 +221,16 @@ class EncryptedField(_BinaryBase):
         return None if value is None else Sealed(bytes(value))
 
     def pre_save(self, model_instance: Any, add: bool) -> Sealed | None:
-        value = model_instance.__dict__.get(self.attname)
-        if value is None or isinstance(value, Sealed):
-            return value  # untouched ciphertext stays as it is
+        data = model_instance.__dict__
+        value = data.get(self.attname)
+        if value is None:
+            return None
+        if isinstance(value, Sealed):
+            version_field = getattr(type(model_instance), "encryption_version_field", None)
+            if version_field is None or data.get(SEALED_VERSION) == data.get(version_field):
+                return value  # untouched ciphertext stays as it is
+            # The record moves to a new version: every value is sealed again under it.
+            value = data[self.attname] = self.open(model_instance, value.blob)
         return self.seal(model_instance, value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
@@ -267,3 +332,55 @@ class EncryptedJSONField(EncryptedField):
             raise ValidationError(
                 f"{self.name}: NUL characters are not allowed", code="null_characters"
             )
+
+
+# --- for data migrations, which work on stored rows without model instances ---
+
+
+def data_key_of(survivor_id: uuid.UUID, dek_id: str, kek_id: str, wrapped: bytes) -> DataKey:
+    return unwrap_data_key(survivor_id, WrappedDataKey(dek_id=dek_id, kek_id=kek_id, blob=wrapped))
+
+
+class StoredKeys:
+    """Data keys of survivors as stored rows (a historical ``Survivor`` model in a
+    migration), unwrapped once each; None for a shredded survivor."""
+
+    def __init__(self, survivor_model: Any) -> None:
+        self._model = survivor_model
+        self._keys: dict[Any, DataKey | None] = {}
+
+    def __call__(self, survivor_id: Any) -> DataKey | None:
+        if survivor_id not in self._keys:
+            row = self._model.objects.get(pk=survivor_id)
+            self._keys[survivor_id] = (
+                None
+                if row.wrapped_dek is None
+                else data_key_of(row.id, row.dek_id, row.kek_id, bytes(row.wrapped_dek))
+            )
+        return self._keys[survivor_id]
+
+
+def seal_stored(key: DataKey, label: str, row: Any, version: int | None, plaintext: bytes) -> bytes:
+    """Encrypt encoded ``plaintext`` for ``label`` (``app.model.field``) in ``row``."""
+    aad = aad_prefix(label) + row_place(row, version)
+    return envelope.seal(key.cipher_for(label), key.dek_id, envelope.pad(plaintext), aad)
+
+
+def open_stored(key: DataKey, label: str, row: Any, version: int | None, blob: bytes) -> bytes:
+    aad = aad_prefix(label) + row_place(row, version)
+    return envelope.unpad(envelope.open_with_header(key.cipher_for(label), blob, aad, key.header))
+
+
+# --- files kept outside the database (attachments) ---
+
+
+def seal_file(key: DataKey, label: str, row: Any, data: bytes) -> bytes:
+    """A file's bytes sealed for storage outside the database, under the owner's data
+    key and bound to ``label`` (``app.model``) and its row: a file renamed, copied to
+    another record or swapped with another does not open."""
+    return seal_stored(key, label, row, None, data)
+
+
+def open_file(key: DataKey, label: str, row: Any, blob: bytes) -> bytes:
+    """The bytes sealed by ``seal_file``; fails closed on any change."""
+    return open_stored(key, label, row, None, blob)

@@ -1,14 +1,15 @@
 """Key-encryption keys (KEKs): the provider interface and the local JSON keyring.
 
-The keyring file is JSON::
+The keyring file is JSON. Its minimal form, ``{"active": "k1", "keys": {"k1": "<base64
+of 32 bytes>"}}``, is complete: any other key Haven needs (blind-index roots) is
+created once, wrapped by the active KEK and kept in the database (``access.keystore``).
+A file may still provide index roots itself, for installations that keep every key in
+the file::
 
-    {"active": "k1", "keys": {"k1": "<base64 of 32 bytes>"},
+    {"active": "k1", "keys": {...},
      "index_active": "i1", "index_keys": {"i1": "<base64 of 32 bytes>"}}
 
-The index keys are the roots of the blind-index keys; they are separate from the KEKs so
-that rotating a KEK never changes a blind index. The short form ``"index_key": "<b64>"``
-is read as index key ``i1``. A file without any gets one at the next ``keys add``, and
-blind indexing is refused until then.
+(the short form ``"index_key": "<b64>"`` is read as index key ``i1``).
 
 A running process notices a changed file (by inode, size and mtime) on its next use, so
 ``keys add``, ``keys rotate`` and ``keys retire`` need no restart.
@@ -49,10 +50,13 @@ class KeyProvider(Protocol):
     def unwrap(self, wrapped: bytes, *, aad: bytes) -> bytes: ...
 
     def index_keys(self) -> Mapping[str, bytes]:
-        """Blind-index root keys by id: the active one, and during a rebuild the next."""
+        """Blind-index root keys the provider itself holds, by id (often none: then
+        ``access.keystore`` keeps them in the database, wrapped by the active KEK)."""
         ...
 
-    def active_index_key_id(self) -> str: ...
+    def active_index_key_id(self) -> str | None:
+        """The provider's own active index key, if it holds any."""
+        ...
 
     def generation(self) -> object:
         """Changes whenever the key material changes, so caches can be dropped."""
@@ -143,12 +147,8 @@ def render_keyring(doc: KeyringDoc) -> str:
 
 
 def new_keyring() -> KeyringDoc:
-    return KeyringDoc(
-        active="k1",
-        keys={"k1": AESGCM.generate_key(256)},
-        index_active="i1",
-        index_keys={"i1": secrets.token_bytes(KEY_BYTES)},
-    )
+    """The minimal form: one KEK; everything else is derived or kept wrapped."""
+    return KeyringDoc(active="k1", keys={"k1": AESGCM.generate_key(256)})
 
 
 def write_keyring_file(path: Path, text: str, *, exclusive: bool = False) -> None:
@@ -250,11 +250,8 @@ class LocalKeyringProvider:
     def index_keys(self) -> Mapping[str, bytes]:
         return self._current().index_keys
 
-    def active_index_key_id(self) -> str:
-        active = self._current().index_active
-        if active is None:
-            raise KeyringUnavailable("keyring has no index key; run 'manage.py keys add'")
-        return active
+    def active_index_key_id(self) -> str | None:
+        return self._current().index_active
 
     # --- key management (the local file only; a KMS manages its own keys) ---
 
@@ -278,8 +275,6 @@ class LocalKeyringProvider:
             new_id = doc.next_id("k", doc.keys)
             doc.keys[new_id] = AESGCM.generate_key(256)
             doc.active = new_id
-            if not doc.index_keys:
-                doc.index_keys, doc.index_active = {"i1": secrets.token_bytes(KEY_BYTES)}, "i1"
             return new_id
 
         return self._update(change)
@@ -297,31 +292,14 @@ class LocalKeyringProvider:
 
         self._update(change)
 
-    def add_index_key(self) -> str:
-        """A new index key, not yet active: indexes are built for it before switching."""
-
-        def change(doc: KeyringDoc) -> str:
-            new_id = doc.next_id("i", doc.index_keys)
-            doc.index_keys[new_id] = secrets.token_bytes(KEY_BYTES)
-            doc.index_active = doc.index_active or new_id
-            return new_id
-
-        return self._update(change)
-
-    def activate_index_key(self, key_id: str) -> None:
-        def change(doc: KeyringDoc) -> str:
-            if key_id not in doc.index_keys:
-                raise UnknownKey(f"no index key {key_id!r} in the keyring")
-            doc.index_active = key_id
-            return key_id
-
-        self._update(change)
-
     def retire_index_key(self, key_id: str) -> None:
+        """Remove an index root the file provided, once the database has moved on to a
+        newer key (the file's ``index_active`` no longer decides anything then)."""
+
         def change(doc: KeyringDoc) -> str:
-            if key_id == doc.index_active:
-                raise KeyringUnavailable("the active index key cannot be retired")
             doc.index_keys.pop(key_id, None)
+            if doc.index_active == key_id:
+                doc.index_active = next(iter(doc.index_keys), None)
             return key_id
 
         self._update(change)

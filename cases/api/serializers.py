@@ -1,29 +1,42 @@
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from rest_framework import serializers
 
 from cases import validators
-from cases.api.fields import (
-    StrictBooleanField,
-    StrictIntegerField,
-    StrictSerializer,
-    choice_list,
-    text,
-    text_list,
-)
 from cases.models import (
+    CLOSURE_CHECKLIST,
     IDENTITY_FIELDS,
+    AttachmentKind,
+    CloseReason,
     ConsentMethod,
     ConsentScope,
     EncounterKind,
+    GoalStatus,
+    ReceiverStatus,
     ReferralFormat,
     ReferralSection,
     RiskLevel,
     Service,
+    ServiceStatus,
+    ServiceType,
     Sex,
     TraffickingType,
+)
+from haven.api import min_properties, required_in_patch
+from haven.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictEmailField,
+    StrictIntegerField,
+    StrictSerializer,
+    StrictSlugField,
+    choice_list,
+    text,
+    text_list,
 )
 
 
@@ -31,6 +44,9 @@ class IdentityInput(StrictSerializer):
     given_name = text(200)
     family_name = text(200)
     aliases = text_list()
+    script_names = text_list(
+        max_items=10, help_text="the name as written in other scripts (Arabic, Thai...)"
+    )
     date_of_birth = serializers.DateField(
         required=False, allow_null=True, validators=[validators.validate_birth_date]
     )
@@ -38,18 +54,10 @@ class IdentityInput(StrictSerializer):
     nationality = text(100)
     languages = text_list()
     phone = text(40)
-    email = serializers.EmailField(max_length=254, required=False, allow_null=True)
+    email = StrictEmailField(max_length=254, required=False, allow_null=True)
     address = text(500)
     safe_contact = text(1000)
     declined = choice_list(list(IDENTITY_FIELDS))
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        both = {name for name in attrs.get("declined", []) if attrs.get(name) is not None}
-        if both:
-            raise serializers.ValidationError(
-                {name: ["Given and declined at once."] for name in sorted(both)}, code="conflict"
-            )
-        return attrs
 
 
 class IdentityPatchInput(IdentityInput):
@@ -60,6 +68,7 @@ class IdentityOutput(serializers.Serializer[Any]):
     given_name = serializers.CharField(allow_null=True)
     family_name = serializers.CharField(allow_null=True)
     aliases = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    script_names = serializers.ListField(child=serializers.CharField(), allow_null=True)
     date_of_birth = serializers.DateField(allow_null=True)
     sex = serializers.CharField(allow_null=True)
     nationality = serializers.CharField(allow_null=True)
@@ -91,6 +100,7 @@ class CaseCreateInput(StrictSerializer):
     trafficking_types = choice_list(TraffickingType.values)
 
 
+@min_properties(1)
 class CaseSearchInput(StrictSerializer):
     given_name = text(200, allow_null=False)
     family_name = text(200, allow_null=False)
@@ -135,9 +145,22 @@ class CaseOutput(serializers.Serializer[Any]):
     summary = serializers.CharField(allow_null=True)
     legal_hold = serializers.BooleanField()
     retention_until = serializers.DateField(allow_null=True)
+    version = serializers.IntegerField(help_text="send it back with a change (stale → 409)")
+    close_reason = serializers.CharField(
+        allow_blank=True, help_text="why the case was closed; empty while open"
+    )
+    follow_up_on = serializers.DateField(
+        allow_null=True, help_text="the follow-up date of the latest encounter"
+    )
+    recording_paused = serializers.SerializerMethodField(
+        help_text="the consent to storage is withdrawn: only care-critical notes are recorded"
+    )
 
     def get_trafficking_types(self, obj: Any) -> list[str]:
         return list(obj.trafficking_types or [])
+
+    def get_recording_paused(self, obj: Any) -> bool:
+        return not obj.recording_allowed
 
 
 class CaseCreatedOutput(CaseOutput):
@@ -146,13 +169,33 @@ class CaseCreatedOutput(CaseOutput):
 
 class ClinicalEntry(StrictSerializer):
     display = text(1000, required=True, allow_null=False)
-    code = text(100)
-    system = text(300)
+    code = text(
+        100,
+        validators=[validators.validate_code],
+        help_text="a FHIR code (no double spaces); needs its system",
+    )
+    system = text(300, validators=[validators.validate_system], help_text="a code system URI")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("code") is None) != (attrs.get("system") is None):
+            raise serializers.ValidationError(
+                {"system": ["A code needs its code system, and a code system its code."]},
+                code="invalid",
+            )
+        return attrs
+
+
+class MedicationEntry(ClinicalEntry):
+    status = serializers.ChoiceField(
+        choices=validators.MEDICATION_STATUSES,
+        required=False,
+        help_text="FHIR MedicationStatement status; unknown when not given",
+    )
 
 
 class ClinicalInput(StrictSerializer):
     conditions = ClinicalEntry(many=True, required=False)
-    medications = ClinicalEntry(many=True, required=False)
+    medications = MedicationEntry(many=True, required=False)
     allergies = ClinicalEntry(many=True, required=False)
     observations = ClinicalEntry(many=True, required=False)
 
@@ -175,10 +218,21 @@ class EncounterInput(StrictSerializer):
     follow_up_date = serializers.DateField(
         required=False, allow_null=True, validators=[validators.validate_follow_up]
     )
+    care_critical = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="needed for the person's safety or care: recorded even while their "
+        "consent to storage is withdrawn",
+    )
     clinical = ClinicalInput(required=False, allow_null=True)
 
 
+@required_in_patch("version")
 class EncounterPatchInput(EncounterInput):
+    # An edit keeps the encounter's own dates: the model checks them around the day
+    # the encounter happened, not around today.
+    occurred_at = serializers.DateTimeField(required=False)
+    follow_up_date = serializers.DateField(required=False, allow_null=True)
     version = StrictIntegerField(min_value=1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -202,6 +256,7 @@ class EncounterOutput(serializers.Serializer[Any]):
     notes = serializers.CharField(allow_null=True)
     services_provided = serializers.SerializerMethodField()
     follow_up_date = serializers.DateField(allow_null=True)
+    care_critical = serializers.BooleanField()
     author = serializers.CharField(source="author.username")
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
@@ -211,11 +266,30 @@ class EncounterOutput(serializers.Serializer[Any]):
         return list(obj.services_provided or [])
 
 
+class ClinicalItemOutput(serializers.Serializer[Any]):
+    display = serializers.CharField()
+    code = serializers.CharField(required=False)
+    system = serializers.CharField(required=False)
+    status = serializers.CharField(required=False, help_text="medications only")
+
+
+class ClinicalOutput(serializers.Serializer[Any]):
+    conditions = ClinicalItemOutput(many=True, required=False)
+    medications = ClinicalItemOutput(many=True, required=False)
+    allergies = ClinicalItemOutput(many=True, required=False)
+    observations = ClinicalItemOutput(many=True, required=False)
+
+
 class ClinicalEncounterOutput(EncounterOutput):
     """For clinicians on the case only; everyone else gets ``EncounterOutput``, which
-    has no ``clinical`` key at all (not even an empty one)."""
+    has no ``clinical`` key at all (not even an empty one). In the schema the key is
+    optional, which is what a client sees: present for clinicians, absent otherwise."""
 
-    clinical = serializers.JSONField(allow_null=True)
+    clinical = ClinicalOutput(
+        allow_null=True,
+        required=False,
+        help_text="clinicians on the case only; absent for everyone else (AS9-STO-4)",
+    )
 
 
 class GrantInput(StrictSerializer):
@@ -234,13 +308,7 @@ class GrantOutput(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
-    active = serializers.SerializerMethodField()
-
-    def get_active(self, obj: Any) -> bool:
-        from django.utils import timezone
-
-        now = timezone.now()
-        return obj.revoked_at is None and (obj.expires_at is None or obj.expires_at > now)
+    active = serializers.BooleanField(source="in_force", read_only=True)
 
 
 class BreakGlassInput(StrictSerializer):
@@ -249,7 +317,7 @@ class BreakGlassInput(StrictSerializer):
 
 class OrganisationInput(StrictSerializer):
     name = text(200, required=True, allow_null=False)
-    slug = serializers.SlugField(max_length=60)
+    slug = StrictSlugField(max_length=60)
     contact = text(500)
     languages = text_list()
     services = text_list()
@@ -267,7 +335,7 @@ class OrganisationOutput(serializers.Serializer[Any]):
 
 class ConsentInput(StrictSerializer):
     scope = serializers.ChoiceField(choices=ConsentScope.choices)
-    recipient = serializers.SlugField(max_length=60, required=False, allow_null=True)
+    recipient = StrictSlugField(max_length=60, required=False, allow_null=True)
     purpose = text(1000)
     identity = StrictBooleanField(required=False, default=False)
     method = serializers.ChoiceField(choices=ConsentMethod.choices)
@@ -277,9 +345,6 @@ class ConsentInput(StrictSerializer):
     form_base64 = text(7_000_000, help_text="scanned signed form: PDF, PNG or JPEG, base64")
 
     def validate_form_base64(self, value: str | None) -> bytes | None:
-        import base64
-        import binascii
-
         if value is None:
             return None
         try:
@@ -301,15 +366,10 @@ class ConsentOutput(serializers.Serializer[Any]):
     expires_at = serializers.DateTimeField(allow_null=True)
     withdrawn_at = serializers.DateTimeField(allow_null=True)
     has_form = serializers.SerializerMethodField()
-    active = serializers.SerializerMethodField()
+    active = serializers.BooleanField(source="in_force", read_only=True)
 
     def get_has_form(self, obj: Any) -> bool:
         return bool(obj.form_type)
-
-    def get_active(self, obj: Any) -> bool:
-        from django.utils import timezone
-
-        return bool(obj.valid_at(timezone.now()))
 
 
 class WithdrawInput(StrictSerializer):
@@ -317,11 +377,20 @@ class WithdrawInput(StrictSerializer):
 
 
 class ReferralInput(StrictSerializer):
-    recipient = serializers.SlugField(max_length=60)
-    purpose = serializers.ChoiceField(
+    recipient = StrictSlugField(max_length=60)
+    purpose = text(
+        1000,
+        required=True,
+        allow_null=False,
+        help_text="what the disclosure is for: the purpose of a consent active now for "
+        "this recipient (compared trimmed and case-insensitive)",
+    )
+    scope = serializers.ChoiceField(
         choices=[ConsentScope.REFERRAL, ConsentScope.LEGAL],
-        help_text="referral (continuity of care) or legal (legal proceedings); each needs a "
-        "consent of that scope naming the recipient",
+        default=ConsentScope.REFERRAL,
+        required=False,
+        help_text="the kind of disclosure, and so the consent scope it needs: referral "
+        "(continuity of care, the default) or legal (legal proceedings)",
     )
     sections = serializers.ListField(
         child=serializers.ChoiceField(choices=ReferralSection.choices), min_length=1, max_length=3
@@ -331,6 +400,16 @@ class ReferralInput(StrictSerializer):
         required=False, default=False, help_text="name staff instead of role labels"
     )
     format = serializers.ChoiceField(choices=ReferralFormat.choices)
+    service = serializers.UUIDField(
+        required=False, allow_null=True, help_text="the service of this case the referral is for"
+    )
+    bundle_type = serializers.ChoiceField(
+        choices=["transaction", "collection"],
+        default="transaction",
+        required=False,
+        help_text="fhir only: a transaction Bundle (every entry a POST, importable as it "
+        "is) or a collection",
+    )
 
 
 class ReferralCreatedOutput(serializers.Serializer[Any]):
@@ -339,3 +418,223 @@ class ReferralCreatedOutput(serializers.Serializer[Any]):
     sha256 = serializers.CharField()
     passphrase = serializers.CharField(required=False, help_text="PDF only; shown once")
     available_until = serializers.DateTimeField()
+
+
+# --- the case's facts and life cycle -------------------------------------------------
+
+
+class VersionedPatch(StrictSerializer):
+    """A change to a versioned record: the version read, and at least one field."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if len(attrs) < 2:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Send at least one field to change, and the version."]},
+                code="required",
+            )
+        return attrs
+
+
+@min_properties(2)
+@required_in_patch("version")
+class CasePatchInput(VersionedPatch):
+    risk_level = serializers.ChoiceField(choices=RiskLevel.choices, required=False)
+    summary = text(20_000)
+    trafficking_types = choice_list(TraffickingType.values)
+    referral_source = text(500)
+    version = StrictIntegerField(min_value=1, help_text="the version you read")
+
+
+class ChecklistInput(StrictSerializer):
+    """The closure checklist: given, every point must be true."""
+
+    services_settled = StrictBooleanField(help_text=CLOSURE_CHECKLIST["services_settled"])
+    survivor_informed = StrictBooleanField(help_text=CLOSURE_CHECKLIST["survivor_informed"])
+    follow_ups_settled = StrictBooleanField(help_text=CLOSURE_CHECKLIST["follow_ups_settled"])
+
+
+class CloseInput(StrictSerializer):
+    reason = serializers.ChoiceField(choices=CloseReason.choices)
+    note = text(2000)
+    checklist = ChecklistInput(
+        required=False, help_text="the closure checklist; given, every point must be true"
+    )
+    version = StrictIntegerField(required=False, min_value=1)
+
+
+class ReopenInput(StrictSerializer):
+    reason = text(1000, required=True, allow_null=False)
+    version = StrictIntegerField(required=False, min_value=1)
+
+
+class RevisionOutput(serializers.Serializer[Any]):
+    version = serializers.IntegerField(help_text="the version these values belonged to")
+    changed_at = serializers.DateTimeField(help_text="when they were replaced")
+    changed_by = serializers.SerializerMethodField(help_text="the role of who replaced them")
+    # The metaclass takes declared fields off the class, so this key does not shadow
+    # ``Serializer.fields``.
+    fields = serializers.ListField(  # type: ignore[assignment]
+        source="changed_fields", child=serializers.CharField(), help_text="what changed"
+    )
+    previous = serializers.JSONField(help_text="the earlier values of those fields")
+
+    def get_changed_by(self, obj: Any) -> str:
+        return str(obj.changed_by.get_role_display() or "Staff member")
+
+
+# --- the care work ------------------------------------------------------------------
+
+
+class GoalInput(StrictSerializer):
+    goal = text(2000, required=True, allow_null=False, help_text="in the survivor's words")
+    agreed_on = serializers.DateField()
+    review_on = serializers.DateField(required=False, allow_null=True)
+    status = serializers.ChoiceField(choices=GoalStatus.choices, required=False)
+
+
+@min_properties(2)
+@required_in_patch("version")
+class GoalPatchInput(VersionedPatch):
+    goal = text(2000, allow_null=False)
+    agreed_on = serializers.DateField(required=False)
+    review_on = serializers.DateField(required=False, allow_null=True)
+    status = serializers.ChoiceField(choices=GoalStatus.choices, required=False)
+    version = StrictIntegerField(min_value=1)
+
+
+class GoalOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    goal = serializers.CharField()
+    agreed_on = serializers.DateField()
+    review_on = serializers.DateField(allow_null=True)
+    status = serializers.CharField()
+    version = serializers.IntegerField()
+    created_by = serializers.CharField(source="created_by.username")
+    updated_at = serializers.DateTimeField()
+
+
+class ServiceInput(StrictSerializer):
+    type = serializers.ChoiceField(choices=ServiceType.choices)
+    status = serializers.ChoiceField(choices=ServiceStatus.choices, required=False)
+    provider = StrictSlugField(
+        max_length=60, required=False, allow_null=True, help_text="an organisation's slug"
+    )
+    due_on = serializers.DateField(required=False, allow_null=True)
+    notes = text(5000)
+
+
+@min_properties(2)
+@required_in_patch("version")
+class ServicePatchInput(VersionedPatch):
+    type = serializers.ChoiceField(choices=ServiceType.choices, required=False)
+    status = serializers.ChoiceField(choices=ServiceStatus.choices, required=False)
+    provider = StrictSlugField(max_length=60, required=False, allow_null=True)
+    due_on = serializers.DateField(required=False, allow_null=True)
+    notes = text(5000)
+    version = StrictIntegerField(min_value=1)
+
+
+class ServiceOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    type = serializers.CharField()
+    status = serializers.CharField()
+    provider = serializers.CharField(source="provider.slug", allow_null=True)
+    due_on = serializers.DateField(allow_null=True)
+    notes = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+
+
+class TaskInput(StrictSerializer):
+    title = text(500, required=True, allow_null=False)
+    due_on = serializers.DateField()
+    assigned_to = text(150, help_text="the username of a member of the case's team")
+
+
+@min_properties(2)
+@required_in_patch("version")
+class TaskPatchInput(VersionedPatch):
+    title = text(500, allow_null=False)
+    due_on = serializers.DateField(required=False)
+    assigned_to = text(150)
+    done = StrictBooleanField(required=False)
+    version = StrictIntegerField(min_value=1)
+
+
+class TaskOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    due_on = serializers.DateField()
+    assigned_to = serializers.CharField(source="assigned_to.username", allow_null=True)
+    done_at = serializers.DateTimeField(allow_null=True)
+    version = serializers.IntegerField()
+
+
+class DueOutput(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(
+        choices=["follow_up", "task", "service", "plan_review", "consent_review"]
+    )
+    case = serializers.CharField(source="reference")
+    risk_level = serializers.CharField()
+    due_on = serializers.DateField()
+    overdue = serializers.BooleanField()
+    title = serializers.CharField(help_text="the task or goal in its own words, or a label")
+    id = serializers.UUIDField(source="record_id", allow_null=True)
+    assigned_to = serializers.CharField(source="assigned_to.username", allow_null=True)
+
+
+class DueQuery(StrictSerializer):
+    when = serializers.ChoiceField(
+        choices=["overdue", "today", "week"],
+        required=False,
+        help_text="overdue: before today; today; week: today and the six days after. "
+        "Left out: everything due up to a week ahead, overdue included",
+    )
+    sort = serializers.ChoiceField(choices=["due", "risk"], required=False, default="due")
+    mine = serializers.ChoiceField(
+        choices=["true", "false"],
+        required=False,
+        default="false",
+        help_text="only the cases assigned to the caller and the tasks given to them",
+    )
+
+
+class AttachmentOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    media_type = serializers.CharField()
+    size = serializers.IntegerField()
+    created_by = serializers.CharField(source="created_by.username")
+    created_at = serializers.DateTimeField()
+
+
+class AttachmentInput(serializers.Serializer[Any]):
+    """Multipart form data (the schema's ``multipart/form-data`` body)."""
+
+    file = serializers.FileField()
+    kind = serializers.ChoiceField(choices=AttachmentKind.choices)
+    title = StrictCharField(max_length=200)
+
+
+class ReferralOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    recipient = serializers.CharField(source="recipient.slug")
+    scope = serializers.CharField()
+    sections = serializers.ListField(child=serializers.CharField())
+    include_identity = serializers.BooleanField()
+    format = serializers.CharField()
+    exported_by = serializers.CharField(source="exported_by.username")
+    exported_at = serializers.DateTimeField()
+    sha256 = serializers.CharField()
+    downloaded_at = serializers.DateTimeField(allow_null=True)
+    service = serializers.UUIDField(source="service_id", allow_null=True)
+    status = serializers.CharField(source="receiver_status")
+    status_at = serializers.DateTimeField(source="receiver_status_at", allow_null=True)
+
+
+@required_in_patch("status")
+class ReferralStatusInput(StrictSerializer):
+    status = serializers.ChoiceField(
+        choices=ReceiverStatus.choices, help_text="what the receiving organisation answered"
+    )

@@ -1,12 +1,12 @@
-"""Server-rendered pages. Thin: parse, ask ``access.policy``, call a service or selector,
-render. Identity appears only on the page that the reveal button POSTs to."""
+"""Server-rendered pages. Thin: each view declares the access it needs
+(``access.endpoints``), parses a form, calls one service or selector, renders. Identity
+appears only on the page that the reveal button POSTs to."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,87 +14,75 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from access import policy
+from access.endpoints import case_endpoint, staff_endpoint
+from access.models import User
 from access.roles import Capability
 from cases import selectors, services
-from cases.errors import DomainError, StaleVersion
+from cases.errors import StaleVersion
 from cases.forms import EncounterEditForm, EncounterForm, IntakeForm, SearchForm
-from cases.models import IDENTITY_FIELDS
-from cases.views.disclosure import ConsentForm
-from cases.views.team import GrantForm
+from cases.models import IDENTITY_FIELDS, Case, Revision
+from haven.web import form_errors, posted
 
 PAGE_SIZE = 25
 
 
-def _apply_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
+def _status(form: Any) -> int:
+    return 400 if form.is_bound and form.errors else 200
 
 
 @require_http_methods(["GET", "POST"])
-def my_cases(request: HttpRequest) -> HttpResponse:
+@staff_endpoint()
+def my_cases(request: HttpRequest, *, actor: User) -> HttpResponse:
     """The caseload, and on POST an exact identity search among it (POST keeps the
     searched names out of URLs, browser history and proxy logs)."""
-    actor = policy.acting_user(request.user)
     searched = request.method == "POST"
-    if searched:
+    if searched:  # refused (and recorded) for roles that do not see identity
         policy.require_capability(actor, Capability.IDENTITY_READ, action="case.search")
-    search: SearchForm | None = SearchForm(request.POST if searched else None)
-    if not policy.can(actor, Capability.IDENTITY_READ):
-        search = None
-    if searched and search is not None and search.is_valid():
-        criteria = search.criteria()
-        found = selectors.case_search_for(user=actor, criteria=criteria)
-        policy.record_list(actor, action="case.search", count=len(found), fields=list(criteria))
+    search = None
+    if policy.can(actor, Capability.IDENTITY_READ):
+        search = SearchForm(request.POST if searched else None)
+    if search is not None and search.is_bound and search.is_valid():
+        found = services.case_search(actor=actor, criteria=search.criteria())
         page = Paginator(found, PAGE_SIZE).get_page(1)
     else:
-        cases = selectors.case_list_for(user=actor)
-        page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(selectors.case_list_for(user=actor), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
         policy.record_list(actor, action="case.list", count=len(page.object_list))
     context = {"page": page, "today": timezone.localdate(), "search": search, "searched": searched}
-    status = 400 if searched and search is not None and search.errors else 200
-    return render(request, "cases/my_cases.html", context, status=status)
+    return render(
+        request, "cases/my_cases.html", context, status=_status(search) if search else 200
+    )
 
 
 @require_http_methods(["GET", "POST"])
-def case_new(request: HttpRequest) -> HttpResponse:
-    policy.require_capability(request.user, Capability.CASE_CREATE, action="case.create")
-    actor = policy.acting_user(request.user)
-    form = IntakeForm(request.POST or None)
+@staff_endpoint(need=Capability.CASE_CREATE, action="case.create")
+def case_new(request: HttpRequest, *, actor: User) -> HttpResponse:
+    form = IntakeForm(posted(request))
     duplicates = None
     if request.method == "POST" and form.is_valid():
         identity, declined = form.identity_data()
-        if form.is_valid() and not form.cleaned_data["confirm_new_person"]:
-            duplicates = selectors.possible_duplicates(user=actor, identity=identity)
-            policy.record_duplicate_check(
-                actor,
-                readable=[c.reference for c in duplicates.readable],
-                elsewhere=[c.reference for c in duplicates.elsewhere],
+        data = form.cleaned_data
+        with form_errors(form) as attempt:
+            intake = services.case_intake(
+                actor=actor,
+                identity=identity,
+                declined=declined,
+                risk_level=data["risk_level"],
+                trafficking_types=data["trafficking_types"],
+                summary=data["summary"] or None,
+                referral_source=data["referral_source"] or None,
+                storage_consent={
+                    "method": data["storage_consent_method"],
+                    "interpreter_used": data["storage_consent_interpreter"],
+                },
+                duplicates="skip" if data["confirm_new_person"] else "stop",
             )
-        if form.is_valid() and not duplicates:  # identity_data may add errors
-            try:
-                case = services.case_open(
-                    actor=policy.acting_user(request.user),
-                    identity=identity,
-                    declined=declined,
-                    risk_level=form.cleaned_data["risk_level"],
-                    trafficking_types=form.cleaned_data["trafficking_types"],
-                    summary=form.cleaned_data["summary"] or None,
-                    referral_source=form.cleaned_data["referral_source"] or None,
-                    storage_consent={
-                        "method": form.cleaned_data["storage_consent_method"],
-                        "interpreter_used": form.cleaned_data["storage_consent_interpreter"],
-                    },
-                )
-            except ValidationError as exc:
-                _apply_errors(form, exc)
-            except DomainError as exc:
-                form.add_error(None, exc.detail)
-            else:
-                messages.success(request, f"Case {case.reference} opened. You are assigned.")
-                return redirect("cases:detail", reference=case.reference)
+        if attempt.ok and intake.case is not None:
+            messages.success(request, f"Case {intake.case.reference} opened. You are assigned.")
+            return redirect("cases:detail", reference=intake.case.reference)
+        if attempt.ok:
+            duplicates = intake.duplicates
     return render(
         request,
         "cases/intake.html",
@@ -103,58 +91,43 @@ def case_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _consents_with_status(case: Any) -> list[Any]:
-    now = timezone.now()
-    rows = list(selectors.consents_for(case=case))
-    for consent in rows:
-        consent.is_active = consent.valid_at(now)
-    return rows
-
-
-def _with_status(grants: Any) -> list[Any]:
-    now = timezone.now()
-    rows = list(grants)
-    for grant in rows:
-        grant.is_active = grant.revoked_at is None and (
-            grant.expires_at is None or grant.expires_at > now
-        )
-    return rows
-
-
-def _status(form: Any) -> int:
-    return 400 if form.is_bound and form.errors else 200
-
-
-def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    case = policy.case_for(request.user, reference, need=Capability.CASE_READ, action="case.view")
-    policy.require(request.user, case, Capability.CASE_READ, action="encounter.list")
-    clinical = policy.reads_clinical(request.user, case, action="clinical.list")
-    encounters = list(selectors.encounters_for(case=case))
+@case_endpoint(action="case.view")
+def case_detail(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse:
+    """The case: its facts, plan, services, tasks, encounters, consents, files and who
+    has access. Each section links to its own page for changes."""
+    policy.require(actor, case, Capability.CASE_READ, action="encounter.list")
+    clinical = policy.reads_clinical(actor, case, action="clinical.list")
+    grants = policy.grants_on(actor, case)
     return render(
         request,
         "cases/case_detail.html",
         {
             "case": case,
-            "encounters": encounters,
+            "encounters": list(selectors.encounters_for(case=case)),
+            "goals": list(selectors.goals_for(case=case)),
+            "services": list(selectors.services_for(case=case)),
+            "tasks": [task for task in selectors.tasks_for(case=case) if task.done_at is None],
+            "attachments": list(selectors.attachments_for(case=case)),
+            "referrals": list(selectors.referrals_for(case=case)),
             "show_clinical": clinical,
-            "can_reveal": policy.can(request.user, Capability.IDENTITY_READ),
-            "can_record": policy.can(request.user, Capability.ENCOUNTER_WRITE),
-            "break_glass_until": policy.break_glass_until(request.user, case),
-            "grants": _with_status(policy.grants_on(request.user, case)),
-            "can_manage_grants": policy.supervises(request.user, case),
-            "grant_form": GrantForm(),
-            "consents": _consents_with_status(case),
-            "consent_form": ConsentForm(initial={"given_at": timezone.localtime()}),
-            "can_refer": policy.can(request.user, Capability.REFERRAL_EXPORT),
+            "can_reveal": policy.can(actor, Capability.IDENTITY_READ),
+            "can_record": policy.can(actor, Capability.ENCOUNTER_WRITE) and case.is_open,
+            "can_write": policy.can(actor, Capability.CASE_WRITE),
+            "can_close": policy.may_close(actor, case),
+            "break_glass_until": policy.break_glass_until(actor, case),
+            "grants": grants,
+            "assigned": [g.user for g in grants if g.kind == "assignment" and g.in_force],
+            "can_manage_grants": policy.supervises(actor, case),
+            "consents": list(selectors.consents_for(case=case)),
+            "can_refer": policy.can(actor, Capability.REFERRAL_EXPORT),
+            "today": timezone.localdate(),
         },
     )
 
 
 @require_POST
-def identity_reveal(request: HttpRequest, reference: str) -> HttpResponse:
-    case = policy.case_for(
-        request.user, reference, need=Capability.IDENTITY_READ, action="identity.view"
-    )
+@case_endpoint(action="identity.view", need=Capability.IDENTITY_READ)
+def identity_reveal(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse:
     identity = selectors.identity_for(case=case)
     declined = set(identity.declined or [])
     rows = []
@@ -164,33 +137,31 @@ def identity_reveal(request: HttpRequest, reference: str) -> HttpResponse:
             value = ", ".join(value)
         state = "declined" if name in declined else "unknown" if value is None else "given"
         rows.append((name.replace("_", " ").capitalize(), state, value))
-    return render(request, "cases/identity.html", {"case": case, "rows": rows})
+    return render(
+        request,
+        "cases/identity.html",
+        {"case": case, "rows": rows, "can_correct": policy.can(actor, Capability.IDENTITY_WRITE)},
+    )
 
 
 @require_http_methods(["GET", "POST"])
-def encounter_new(request: HttpRequest, reference: str) -> HttpResponse:
-    case = policy.case_for(
-        request.user,
-        reference,
-        need=Capability.ENCOUNTER_WRITE,
-        action="encounter.create",
-        log_allowed=request.method == "GET",
-    )
-    clinical = policy.can(request.user, Capability.CLINICAL)
+@case_endpoint(
+    action="encounter.create", on_post="encounter.create", need=Capability.ENCOUNTER_WRITE
+)
+def encounter_new(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse:
+    clinical = policy.can(actor, Capability.CLINICAL)
     form = EncounterForm(
-        request.POST or None, clinical=clinical, initial={"occurred_at": timezone.localtime()}
+        posted(request), clinical=clinical, initial={"occurred_at": timezone.localtime()}
     )
     if request.method == "POST" and form.is_valid():
-        try:
+        with form_errors(form) as attempt:
             services.encounter_record(
-                actor=policy.acting_user(request.user),
+                actor=actor,
                 case=case,
                 clinical=form.clinical_data() if clinical else None,
                 **form.encounter_data(),
             )
-        except ValidationError as exc:
-            _apply_errors(form, exc)
-        else:
+        if attempt.ok:
             messages.success(request, "Encounter recorded.")
             return redirect("cases:detail", reference=case.reference)
     return render(
@@ -202,23 +173,19 @@ def encounter_new(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def encounter_edit(request: HttpRequest, reference: str, encounter_id: Any) -> HttpResponse:
-    case = policy.case_for(
-        request.user,
-        reference,
-        need=Capability.ENCOUNTER_WRITE,
-        action="encounter.view" if request.method == "GET" else "encounter.update",
-        log_allowed=request.method == "GET",
-    )
-    clinical = policy.reads_clinical(request.user, case, action="clinical.view")
+@case_endpoint(action="encounter.view", on_post="encounter.update", need=Capability.ENCOUNTER_WRITE)
+def encounter_edit(
+    request: HttpRequest, encounter_id: Any, *, actor: User, case: Case
+) -> HttpResponse:
+    clinical = policy.reads_clinical(actor, case, action="clinical.view")
     encounter = selectors.encounter_for(case=case, encounter_id=encounter_id)
-    conflict = None
+    conflict = saved_by = None
     if request.method == "POST":
         form = EncounterEditForm(request.POST, clinical=clinical)
         if form.is_valid():
-            try:
+            with form_errors(form) as attempt:
                 services.encounter_update(
-                    actor=policy.acting_user(request.user),
+                    actor=actor,
                     case=case,
                     encounter_id=encounter.pk,
                     expected_version=form.cleaned_data["version"],
@@ -226,23 +193,16 @@ def encounter_edit(request: HttpRequest, reference: str, encounter_id: Any) -> H
                     clinical=form.clinical_data() if clinical else None,
                     clinical_given=clinical,
                 )
-            except StaleVersion:
-                # Keep what this person typed, show what the other person saved, and let
-                # them merge by hand; never overwrite either silently.
-                conflict = selectors.encounter_for(case=case, encounter_id=encounter.pk)
-                form.add_error(
-                    None,
-                    "Someone else saved this encounter while you were editing. Your changes "
-                    "have not been saved. Compare with the saved version below, then save again.",
-                )
-                data = request.POST.copy()
-                data["version"] = str(conflict.version)
-                form.data = data
-            except ValidationError as exc:
-                _apply_errors(form, exc)
-            else:
+            if attempt.ok:
                 messages.success(request, "Encounter updated.")
                 return redirect("cases:detail", reference=case.reference)
+            if isinstance(attempt.error, StaleVersion):
+                # What this person typed stays; what the other person saved is shown
+                # beside it, with who saved it, to merge by hand. Nothing is overwritten.
+                conflict = selectors.encounter_for(case=case, encounter_id=encounter.pk)
+                saved_by = selectors.last_change(
+                    case=case, subject=Revision.Subject.ENCOUNTER, object_id=encounter.pk
+                )
     else:
         initial = EncounterForm.initial_from(encounter, clinical=clinical)
         initial["version"] = encounter.version
@@ -256,6 +216,7 @@ def encounter_edit(request: HttpRequest, reference: str, encounter_id: Any) -> H
             "editing": True,
             "encounter": encounter,
             "conflict": conflict,
+            "saved_by": saved_by,
             "show_clinical": clinical,
         },
         status=409 if conflict else _status(form),

@@ -41,17 +41,35 @@ def test_normalisation_is_idempotent(text):
     assert once is None or blind.normalise("family_name", once) == once
 
 
-@pytest.mark.django_db
-def test_digests_are_truncated_and_depend_on_the_field(settings):
-    settings.HAVEN_BLIND_INDEX_BITS = 14
-    key_id = "i1"
-    a = blind.digest("family_name", "quarnstrom", key_id=key_id)
+def test_digests_are_truncated_and_depend_on_the_field_and_the_key():
+    root = bytes(range(32))
+    a = blind.digest(root, "family_name", "quarnstrom", bits=14)
     assert 0 <= a < 2**14
-    assert a == blind.digest("family_name", "quarnstrom", key_id=key_id)
-    same_value_other_field = blind.digest("given_name", "quarnstrom", key_id=key_id)
-    distinct = {blind.digest("family_name", f"name{i}", key_id=key_id) for i in range(200)}
+    assert a == blind.digest(root, "family_name", "quarnstrom", bits=14)
+    distinct = {blind.digest(root, "family_name", f"name{i}", bits=14) for i in range(200)}
     assert len(distinct) > 150  # spread, not constant
-    assert isinstance(same_value_other_field, int)
+    others = [blind.digest(root, "given_name", f"name{i}", bits=14) for i in range(50)]
+    same = [blind.digest(root, "family_name", f"name{i}", bits=14) for i in range(50)]
+    assert others != same  # a per-field key: equal values in two fields do not line up
+    other_root = [blind.digest(bytes(32), "family_name", f"name{i}", bits=14) for i in range(50)]
+    assert other_root != same
+    assert {blind.digest(root, "family_name", f"n{i}", bits=3) for i in range(100)} <= set(range(8))
+    with pytest.raises(ValueError):
+        blind.digest(root, "family_name", "x", bits=0)
+
+
+@pytest.mark.parametrize(
+    ("population", "bits"),
+    [(1, 1), (10, 1), (30, 2), (60, 3), (1_000, 7), (100_000, 14), (10**9, 27)],
+)
+def test_the_recommended_truncation_leaves_a_few_others_on_each_digest(population, bits):
+    """AS9-STO-1: neither unique digests (a copied database could confirm a name) nor
+    hundreds of candidates per search."""
+    assert blind.recommended_bits(population) == bits
+    plan = blind.IndexPlan(bits=bits, population=population)
+    if population >= 8:
+        assert 2 <= plan.others_per_digest <= 8
+        assert plan.alone < 0.15
 
 
 @pytest.mark.django_db

@@ -160,3 +160,37 @@ def test_bytes_assigned_to_an_encrypted_field_are_never_stored_raw(caseworker):
     with pytest.raises(TypeError, match="cannot encrypt a bytes"), transaction.atomic():
         fresh.save()
     assert b"raw bytes" not in (_raw("cases_case", "summary", _pk(case)) or b"")
+
+
+def test_an_earlier_ciphertext_replayed_into_a_versioned_record_fails_closed(caseworker):
+    """AS9-END-4, AS9-STO-2: each version's values are bound to that version; an
+    attacker with write access to the table cannot bring back an earlier note (or name)
+    and have it read as the current one."""
+    from cases.services import encounter_update, identity_rectify
+
+    case = open_case(caseworker)
+    encounter = add_encounter(caseworker, case, notes="first version of the notes")
+    old_notes = _raw("cases_encounter", "notes", _pk(encounter))
+    encounter_update(
+        actor=caseworker,
+        case=case,
+        encounter_id=encounter.pk,
+        expected_version=1,
+        changes={"notes": "second version"},
+    )
+    current = Encounter.objects.select_related("case__survivor").get(pk=encounter.pk)
+    assert (current.notes, current.version) == ("second version", 2)
+    assert current.location == MARKERS["location"]  # untouched fields moved with it
+    _set_raw("cases_encounter", "notes", _pk(encounter), old_notes)
+    replayed = Encounter.objects.select_related("case__survivor").get(pk=encounter.pk)
+    with pytest.raises(DecryptionFailed):
+        _ = replayed.notes
+
+    identity = Identity.objects.select_related("survivor").get(survivor=case.survivor)
+    old_name = _raw("cases_identity", "family_name", _pk(identity))
+    identity_rectify(actor=caseworker, case=case, changes={"nationality": "Ruritanian"})
+    fresh = Identity.objects.select_related("survivor").get(pk=identity.pk)
+    assert fresh.family_name == MARKERS["family_name"] and fresh.version == 2
+    _set_raw("cases_identity", "family_name", _pk(identity), old_name)
+    with pytest.raises(DecryptionFailed):
+        _ = Identity.objects.select_related("survivor").get(pk=identity.pk).family_name

@@ -141,9 +141,9 @@ def test_the_case_page_shows_a_banner_during_break_glass(case, make_staff, api):
 def test_people_with_access_panel_is_read_only_for_readers(case, caseworker, supervisor):
     mine = web_client(caseworker).get(f"/cases/{case.reference}/").content.decode()
     assert "People with access" in mine and caseworker.username in mine
-    assert "Give someone access" not in mine and "Revoke" not in mine
+    assert "Give someone access" not in mine and "End access" not in mine
     theirs = web_client(supervisor).get(f"/cases/{case.reference}/").content.decode()
-    assert "Give someone access" in theirs and "Revoke" in theirs
+    assert "Give someone access" in theirs and "End access" in theirs
     assert MARKERS["given_name"] not in theirs
 
 
@@ -155,6 +155,117 @@ def test_supervisor_manages_grants_on_the_web(case, supervisor, make_staff):
     )
     assert response.status_code == 302
     grant = CaseGrant.objects.get(user__username="doc")
-    client.post(f"/cases/{case.reference}/grants/{grant.pk}/revoke/")
+    revoke_url = f"/cases/{case.reference}/grants/{grant.pk}/revoke/"
+    assert client.get(revoke_url).status_code == 200  # asks first
+    assert client.post(revoke_url, {}).status_code == 400  # a reason is needed
+    grant.refresh_from_db()
+    assert grant.revoked_at is None
+    client.post(revoke_url, {"reason": "The follow-up is done"})
     grant.refresh_from_db()
     assert grant.revoked_at is not None and grant.revoked_by == supervisor
+    assert grant.revoke_reason == "The follow-up is done"
+
+
+REASON = "MARKER-REASON Police found her at the bus station at 2am"
+
+
+def test_grant_and_break_glass_reasons_are_encrypted_at_rest(api, case, supervisor, make_staff):
+    """AS9-STO-2: the reasons describe emergencies; the column holds ciphertext only."""
+    from django.db import connection
+
+    make_staff(Role.CLINICIAN, username="doc")
+    api(supervisor).post(
+        f"/api/v1/cases/{case.reference}/grants/", {"user": "doc", "reason": REASON}, format="json"
+    )
+    outsider = make_staff(Role.CASEWORKER, username="duty")
+    api(outsider).post(
+        f"/api/v1/cases/{case.reference}/break-glass/", {"reason": REASON}, format="json"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reason FROM access_casegrant")
+        stored = [bytes(row[0]) for row in cursor.fetchall() if row[0] is not None]
+    assert len(stored) >= 3  # the assignment, the grant, the break-glass
+    assert all(b"MARKER-REASON" not in blob and b"bus station" not in blob for blob in stored)
+    reasons = {g.reason for g in CaseGrant.objects.select_related("content_object__survivor")}
+    assert REASON in reasons
+
+
+def test_only_the_team_supervisor_sees_reasons_on_the_case_page(api, case, caseworker, supervisor):
+    """AS9-STO-3: other readers of the case see who has access, not why."""
+    api(supervisor).post(
+        f"/api/v1/cases/{case.reference}/grants/",
+        {"user": caseworker.username, "reason": REASON},
+        format="json",
+    )
+    theirs = web_client(supervisor).get(f"/cases/{case.reference}/").content.decode()
+    assert "MARKER-REASON" in theirs
+    mine = web_client(caseworker).get(f"/cases/{case.reference}/").content.decode()
+    assert "People with access" in mine and "MARKER-REASON" not in mine
+
+
+def test_the_dpo_sees_the_break_glass_reason_and_that_reading_it_is_recorded(
+    api, case, make_staff, dpo, last_event
+):
+    """AS9-USE-4: the DPO reviews the emergency with its written reason."""
+    outsider = make_staff(Role.CASEWORKER, username="duty")
+    api(outsider).post(
+        f"/api/v1/cases/{case.reference}/break-glass/", {"reason": REASON}, format="json"
+    )
+    page = web_client(dpo).get("/audit/anomalies/").content.decode()
+    assert "Reason given" in page and "MARKER-REASON" in page
+    event = last_event(action="break_glass.reason_view")
+    assert (event.actor_id, event.case_reference, event.outcome) == (
+        dpo.pk,
+        case.reference,
+        "allowed",
+    )
+    assert "MARKER" not in str(event.detail)
+
+
+def test_shredding_the_survivor_destroys_the_reasons(api, case, make_staff, dpo):
+    """AS9-END-3: the DPO's queue says the reason is gone; nothing can decrypt it."""
+    from access.crypto.errors import DataKeyDestroyed
+    from cases.services import survivor_shred
+
+    outsider = make_staff(Role.CASEWORKER, username="duty")
+    api(outsider).post(
+        f"/api/v1/cases/{case.reference}/break-glass/", {"reason": REASON}, format="json"
+    )
+    survivor_shred(case=case)
+    page = web_client(dpo).get("/audit/anomalies/").content.decode()
+    assert "MARKER-REASON" not in page and "erased with the survivor" in page
+    grant = CaseGrant.objects.select_related("content_object__survivor").get(kind="break_glass")
+    with pytest.raises(DataKeyDestroyed):
+        _ = grant.reason
+
+
+def test_break_glass_is_limited_per_person_and_more_needs_a_supervisor(
+    api, caseworker, make_staff, settings, last_event
+):
+    """AS9-STO-3: emergency access cannot become a way round need-to-know."""
+    settings.HAVEN_BREAK_GLASS_MAX_OPEN = 3
+    outsider = make_staff(Role.CASEWORKER, username="duty")
+    client = api(outsider)
+    cases = [open_case(caseworker) for _ in range(4)]
+    body = {"reason": "Police called about immediate danger"}
+    for case in cases[:3]:
+        url = f"/api/v1/cases/{case.reference}/break-glass/"
+        assert client.post(url, body, format="json").status_code == 201
+    fourth = client.post(f"/api/v1/cases/{cases[3].reference}/break-glass/", body, format="json")
+    assert fourth.status_code == 409 and fourth.json()["code"] == "break_glass_limit"
+    assert client.get(f"/api/v1/cases/{cases[3].reference}/").status_code == 404
+    event = last_event(action="break_glass.open", actor_id=outsider.pk)
+    assert (event.outcome, event.reason, event.case_reference) == (
+        "denied",
+        "break_glass_limit",
+        cases[3].reference,
+    )
+    CaseGrant.objects.filter(user=outsider, content_object=cases[0]).update(
+        expires_at=timezone.now()
+    )
+    again = client.post(f"/api/v1/cases/{cases[3].reference}/break-glass/", body, format="json")
+    assert again.status_code == 201  # one ended: one more may open
+    page = web_client(outsider).post(
+        "/break-glass/", {"reference": cases[0].reference, "reason": body["reason"]}
+    )
+    assert page.status_code == 400 and "Ask a" in page.content.decode()

@@ -43,7 +43,7 @@ def test_first_login_enrols_a_second_factor_with_recovery_codes(caseworker):
     codes = StaticToken.objects.filter(device__user=caseworker)
     assert codes.count() == 10
     assert all(c.token in done.content.decode() for c in codes)
-    assert client.get("/").status_code == 200
+    assert client.get("/cases/").status_code == 200
     assert AccessEvent.objects.filter(
         action="auth.second_factor_enrol", actor_id=caseworker.pk
     ).exists()
@@ -63,7 +63,7 @@ def test_later_logins_ask_for_a_code_and_refuse_a_wrong_one(caseworker):
     device.throttle_reset()  # as if the back-off delay had passed
     ok = client.post("/account/2fa/", {"token": current_code(device), "next": "/"})
     assert ok.status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/cases/").status_code == 200
 
 
 def test_a_recovery_code_works_once(caseworker):
@@ -129,7 +129,7 @@ def test_changing_the_password_signs_out_every_other_session(caseworker):
         },
     )
     assert response.status_code == 302
-    assert kept.get("/").status_code == 200
+    assert kept.get("/cases/").status_code == 200
     assert other.get("/")["Location"].startswith("/login/")
 
 
@@ -156,7 +156,7 @@ def test_nothing_is_reachable_before_accepting_the_rules_and_a_new_version_asks_
     assert stale.status_code == 302
     assert ConfidentialityAcceptance.objects.filter(user=newcomer).count() == 1
     client.post("/account/confidentiality/", {"version": 2, "accept": "on"})
-    assert client.get("/").status_code == 200
+    assert client.get("/cases/").status_code == 200
 
 
 def test_admin_screens_are_for_the_admin_role_and_show_no_survivor_data(
@@ -180,3 +180,39 @@ def test_admin_screens_are_for_the_admin_role_and_show_no_survivor_data(
     root = make_staff(Role.CASEWORKER, username="root", is_superuser=True, is_staff=True)
     assert web_client(root).get("/admin/access/user/").status_code == 302
     assert web_client(admin_user, verified=False).get("/admin/").status_code == 302
+
+
+def test_a_password_only_session_cannot_change_the_password(caseworker):
+    """AS9-STO-5: before the second factor, nothing under /account/ but the second-factor
+    pages answers; in particular the password cannot be changed (which would sign the
+    real user out everywhere)."""
+    totp_device(caseworker)
+    client, _ = _password_login(caseworker.username)
+    page = client.get("/account/password/")
+    assert page.status_code == 302 and page["Location"].startswith("/account/2fa/")
+    change = client.post(
+        "/account/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "an-entirely-new-passphrase-42",
+            "new_password2": "an-entirely-new-passphrase-42",
+        },
+    )
+    assert change.status_code == 302 and change["Location"].startswith("/account/2fa/")
+    caseworker.refresh_from_db()
+    assert caseworker.check_password(PASSWORD)
+    rules = client.get("/account/confidentiality/")
+    assert rules.status_code == 302 and rules["Location"].startswith("/account/2fa/")
+    assert client.get("/account/2fa/").status_code == 200
+
+
+def test_with_no_rules_published_nobody_reaches_anything(caseworker, api):
+    """AS9-STO-6, fail closed: if the published rules were removed, no acceptance can
+    count and nothing opens until an admin publishes them again."""
+    from access.models import ConfidentialityAcceptance, ConfidentialityRules
+
+    ConfidentialityAcceptance.objects.all().delete()
+    ConfidentialityRules.objects.all().delete()
+    assert api(caseworker).get("/api/v1/cases/").json()["code"] == "confidentiality_not_accepted"
+    page = web_client(caseworker).get("/", follow=True)
+    assert page.status_code == 503 and b"No confidentiality rules" in page.content

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from access.roles import Role
-from access.services import grant_assign
+from access.services import grant_add, grant_assign
 from audit import anomalies
 from audit.models import AccessEvent, Anomaly
 from audit.services import event_record
@@ -95,8 +95,9 @@ def test_no_dpo_page_or_download_shows_survivor_content(dpo, journey, caseworker
         f"/audit/staff/{caseworker.username}/",
         "/audit/anomalies/",
         "/audit/verify/",
-        "/",
     ]
+    home = client.get("/")
+    assert (home.status_code, home["Location"]) == (302, "/audit/")  # the DPO's home
     for url in urls:
         response = client.get(url)
         assert response.status_code == 200, url
@@ -124,6 +125,16 @@ def test_the_csv_follows_the_filters_and_defuses_formulas(dpo, journey, casework
     assert not any(cell.startswith("=") for line in lines for cell in line.split(","))
 
 
+def test_a_mistyped_csv_filter_exports_nothing(dpo, journey):
+    """A filter the desk would refuse is refused for the CSV too (it once exported the
+    whole trail instead)."""
+    before = AccessEvent.objects.filter(action="audit.export_csv").count()
+    response = web_client(dpo).get("/audit/events.csv?since=2026-13-45")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert AccessEvent.objects.filter(action="audit.export_csv").count() == before
+
+
 def test_the_desk_draws_daily_activity_as_svg(dpo, journey):
     page = web_client(dpo).get("/audit/").content.decode()
     assert "<svg" in page and page.count('class="bar-allowed"') == 30
@@ -139,16 +150,39 @@ class TestAnomalyRules:
         flagged = Anomaly.objects.get(kind="out_of_hours")
         assert (flagged.actor_id, flagged.case_reference) == (caseworker.pk, case.reference)
 
-    def test_first_read_outside_assignment_is_flagged_once(self, api, caseworker, supervisor):
+    def test_first_read_through_a_grant_is_flagged_once(
+        self, api, caseworker, supervisor, make_staff
+    ):
         case = open_case(caseworker)
-        api(supervisor).get(f"/api/v1/cases/{case.reference}/")
-        api(supervisor).get(f"/api/v1/cases/{case.reference}/")
+        colleague = make_staff(Role.CLINICIAN, username="colleague")
+        grant_add(case=case, username="colleague", reason="Cover", granted_by=supervisor)
+        api(colleague).get(f"/api/v1/cases/{case.reference}/")
+        api(colleague).get(f"/api/v1/cases/{case.reference}/")
         api(caseworker).get(f"/api/v1/cases/{case.reference}/")
         anomalies.scan()
         flagged = Anomaly.objects.filter(kind="outside_assignment")
-        assert [(a.actor_id, a.case_reference) for a in flagged] == [
-            (supervisor.pk, case.reference)
-        ]
+        assert [(a.actor_id, a.case_reference) for a in flagged] == [(colleague.pk, case.reference)]
+
+    def test_a_supervisor_reading_their_own_teams_case_is_not_flagged(
+        self, api, caseworker, supervisor
+    ):
+        """Supervising the team is a normal relation to its cases, like an assignment
+        (it once flagged every supervisor's first look at each case)."""
+        case = open_case(caseworker)
+        api(supervisor).get(f"/api/v1/cases/{case.reference}/")
+        anomalies.scan()
+        assert not Anomaly.objects.filter(kind="outside_assignment").exists()
+
+    def test_the_desk_counts_anomalies_raised_since_the_queue_was_last_opened(
+        self, api, dpo, caseworker, settings
+    ):
+        hour = timezone.localtime().hour
+        settings.HAVEN_WORKING_HOURS = ((hour + 1) % 24, (hour + 2) % 24 or 24)
+        case = open_case(caseworker)
+        api(caseworker).get(f"/api/v1/cases/{case.reference}/")  # out of hours, not yet scanned
+        page = web_client(dpo).get("/audit/").content.decode()
+        assert Anomaly.objects.filter(kind="out_of_hours").count() == 1
+        assert "Anomalies to review: <strong>1</strong>" in page
 
     def test_repeated_denials_are_flagged(self, api, make_staff):
         prober = make_staff(Role.CASEWORKER, username="prober")

@@ -51,7 +51,7 @@ def test_first_login_enrols_2fa_then_asks_for_the_rules(new_page):
     shot(page, "11-confidentiality")
     page.get_by_label("I have read these rules and I will follow them.").check()
     page.get_by_role("button", name="Accept and continue").click()
-    page.get_by_role("heading", name="My cases").wait_for()
+    page.get_by_role("heading", name="My day").wait_for()
 
 
 def test_supervisor_grants_and_revokes_and_the_colleague_sees_it_at_once(new_page):
@@ -68,10 +68,10 @@ def test_supervisor_grants_and_revokes_and_the_colleague_sees_it_at_once(new_pag
     page = new_page()
     login(page, boss)
     page.goto(f"/cases/{case.reference}/")
-    page.get_by_text("Give someone access").click()
+    page.get_by_role("link", name="Give someone access").click()
     page.get_by_label("Username").fill("cover")
     page.get_by_label("Reason").fill("Covering annual leave")
-    page.get_by_role("button", name="Grant access").click()
+    page.get_by_role("button", name="Give access").click()
     page.get_by_text("Access granted.").wait_for()
     shot(page, "12-grant")
 
@@ -79,8 +79,13 @@ def test_supervisor_grants_and_revokes_and_the_colleague_sees_it_at_once(new_pag
     colleague.get_by_role("heading", name=re.compile("Case")).wait_for()
     assert MARKERS["summary"] in colleague.content()
 
-    page.get_by_role("button", name="Revoke access of cover").click()
-    page.get_by_text("Access revoked.").wait_for()
+    # Ending access asks for confirmation and a reason (AS9-STO-5).
+    page.get_by_role("link", name="End access of cover").click()
+    page.get_by_role("button", name="End access").click()
+    page.get_by_text("Say why this access ends.", exact=True).wait_for()
+    page.get_by_label("Why this access ends").fill("Leave is over")
+    page.get_by_role("button", name="End access").click()
+    page.get_by_text("Access ended. It stopped at once.").wait_for()
     colleague.goto(f"/cases/{case.reference}/")
     assert colleague.get_by_role("heading", name="Not found").count() == 1
 
@@ -106,7 +111,7 @@ def test_an_idle_session_ends_and_asks_to_sign_in_again(new_page):
     worker = UserFactory(username="idle", role=Role.CASEWORKER, team=team)
     page = new_page()
     login(page, worker)
-    page.get_by_role("heading", name="My cases").wait_for()
+    page.get_by_role("heading", name="My day").wait_for()
     # 15 minutes pass without a request: the session's expiry is behind us.
     Session.objects.update(expire_date=timezone.now() - dt.timedelta(seconds=1))
     page.reload()

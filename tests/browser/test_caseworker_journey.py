@@ -70,7 +70,7 @@ def test_caseworker_intake_reveal_encounter_and_stale_edit(new_page):
     assert "Settled in; first note" in page.content()
 
     # Two screens open the same encounter; the second save must not overwrite the first.
-    edit_link = page.get_by_role("link", name=re.compile("^Edit"))
+    edit_link = page.get_by_role("link", name=re.compile("^Edit encounter"))
     edit_url = edit_link.get_attribute("href")
     other = new_page()
     login(other, worker, steps_ahead=1)

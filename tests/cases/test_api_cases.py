@@ -6,7 +6,7 @@ import pytest
 
 from audit.models import AccessEvent
 from cases.models import Case, Identity, Revision
-from cases.references import PATTERN
+from haven.references import PATTERN
 from tests.factories import MARKERS, open_case
 
 pytestmark = pytest.mark.django_db

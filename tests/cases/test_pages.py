@@ -46,7 +46,7 @@ def test_a_failed_login_is_logged_without_the_typed_username(caseworker):
 def test_my_cases_lists_references_and_due_follow_ups_without_names(caseworker):
     case = open_case(caseworker)
     add_encounter(caseworker, case, follow_up_date=timezone.localdate() - dt.timedelta(days=1))
-    response = _login(caseworker).get("/")
+    response = _login(caseworker).get("/cases/")
     page = response.content.decode()
     assert response.status_code == 200
     assert case.reference in page
@@ -183,7 +183,7 @@ def test_a_stale_web_edit_is_refused_with_both_versions_shown(caseworker):
 
 
 def test_pages_are_not_cached_and_carry_a_strict_csp(caseworker):
-    response = _login(caseworker).get("/")
+    response = _login(caseworker).get("/cases/")
     assert response["Cache-Control"] == "no-store"
     assert "script-src 'self'" in response["Content-Security-Policy"]
     assert "unsafe-inline" not in response["Content-Security-Policy"]

@@ -35,7 +35,13 @@ def test_the_case_page_records_and_withdraws_consent(caseworker, setup):
     assert "Record consent" in page and "No consent recorded" in page
     response = client.post(
         f"/cases/{setup.reference}/consents/",
-        {"scope": "referral", "recipient": "riverside", "method": "written", "given_at": _when()},
+        {
+            "scope": "referral",
+            "recipient": "riverside",
+            "purpose": "Continuing care",
+            "method": "written",
+            "given_at": _when(),
+        },
     )
     assert response.status_code == 302
     consent = Consent.objects.get()
@@ -57,7 +63,12 @@ def test_the_wizard_refuses_without_consent_then_previews_and_generates(
     client = web_client(clinician)
     start = client.get(f"/cases/{setup.reference}/referral/")
     assert start.status_code == 200 and "Check consent" in start.content.decode()
-    base = {"recipient": "riverside", "purpose": "referral", "format": "pdf"}
+    base = {
+        "recipient": "riverside",
+        "scope": "referral",
+        "purpose": "Continuing care",
+        "format": "pdf",
+    }
     refused = client.post(f"/cases/{setup.reference}/referral/", {**base, "step": "details"})
     assert refused.status_code == 403
     assert "No valid consent covers" in refused.content.decode()
@@ -67,6 +78,7 @@ def test_the_wizard_refuses_without_consent_then_previews_and_generates(
         case=setup,
         scope="referral",
         recipient_slug="riverside",
+        purpose="continuing CARE",
         method="verbal",
         given_at=timezone.now() - dt.timedelta(hours=1),
     )

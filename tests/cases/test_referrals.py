@@ -61,7 +61,7 @@ def _consent(api, user, case, **overrides):
 def _export(api, user, case, **overrides):
     body = {
         "recipient": "riverside",
-        "purpose": "referral",
+        "purpose": "Continuing care",
         "sections": ["summary"],
         "include_identity": False,
         "format": "fhir",
@@ -99,9 +99,9 @@ def test_a_consent_for_another_recipient_or_purpose_does_not_cover(
     _consent(api, caseworker, case, scope="legal")
     assert _export(api, clinician, case).status_code == 403
     assert (
-        _export(api, clinician, case, purpose="legal").status_code == 201
+        _export(api, clinician, case, scope="legal").status_code == 201
     )  # legal consent for riverside
-    assert _export(api, clinician, case, recipient="other", purpose="legal").status_code == 403
+    assert _export(api, clinician, case, recipient="other", scope="legal").status_code == 403
 
 
 def test_fhir_export_validates_holds_only_the_chosen_sections_and_downloads_once(
@@ -247,12 +247,10 @@ def test_organisations_directory(api, supervisor, caseworker, admin_user):
         "/api/v1/organisations/", {"name": "Legal Aid", "slug": "legal-aid"}, format="json"
     )
     assert created.status_code == 201
-    assert (
-        api(supervisor)
-        .post("/api/v1/organisations/", {"name": "X", "slug": "legal-aid"}, format="json")
-        .status_code
-        == 400
+    duplicate = api(supervisor).post(
+        "/api/v1/organisations/", {"name": "X", "slug": "legal-aid"}, format="json"
     )
+    assert duplicate.status_code == 409 and duplicate.json()["code"] == "conflict"
     assert (
         api(caseworker)
         .post("/api/v1/organisations/", {"name": "Y", "slug": "y"}, format="json")
@@ -290,3 +288,132 @@ def test_a_pdf_holds_no_section_that_was_not_chosen(api, caseworker, clinician, 
     text = "\n".join(p.extract_text() for p in reader.pages)
     assert MARKERS["summary"] in text
     assert MARKERS["notes"] not in text and MARKERS["condition"] not in text
+
+
+def _prepared(api, caseworker, clinician, case):
+    _consent(api, caseworker, case)
+    created = _export(api, clinician, case).json()
+    referral = Referral.objects.get(pk=created["id"])
+    assert ReferralPackage.objects.filter(referral=referral).exists()
+    return created, referral
+
+
+def test_a_package_is_not_released_after_the_exporter_lost_access(
+    api, caseworker, clinician, case, clinic, last_event
+):
+    """AS9-TRF-1, AS9-STO-3: the download is the disclosure; access revoked between
+    export and download stops it, and the package is destroyed."""
+    from access.models import CaseGrant
+
+    created, referral = _prepared(api, caseworker, clinician, case)
+    grant = CaseGrant.objects.get(user=clinician, content_object=case)
+    grant.revoked_at = timezone.now()
+    grant.save(update_fields=["revoked_at"])
+    response = _download(api, clinician, created)
+    assert response.status_code == 404
+    assert not ReferralPackage.objects.filter(referral=referral).exists()
+    referral.refresh_from_db()
+    assert referral.downloaded_at is None
+    event = last_event(action="referral.download")
+    assert (event.actor_id, event.case_reference, event.outcome, event.reason) == (
+        clinician.pk,
+        case.reference,
+        "denied",
+        "no_relation",
+    )
+
+
+def test_a_package_is_not_released_after_break_glass_ended(
+    api, caseworker, clinic, case, make_staff, last_event
+):
+    from access.models import CaseGrant
+
+    doctor = make_staff("clinician", username="night-doctor")
+    response = api(doctor).post(
+        f"/api/v1/cases/{case.reference}/break-glass/",
+        {"reason": "Emergency admission, allergies needed"},
+        format="json",
+    )
+    assert response.status_code == 201
+    _consent(api, caseworker, case)
+    created = _export(api, doctor, case).json()
+    CaseGrant.objects.filter(user=doctor, kind="break_glass").update(expires_at=timezone.now())
+    assert _download(api, doctor, created).status_code == 404
+    assert not ReferralPackage.objects.exists()
+    assert last_event(action="referral.download").outcome == "denied"
+
+
+def test_a_package_is_not_released_after_the_consent_was_withdrawn(
+    api, caseworker, clinician, case, clinic, last_event
+):
+    """AS9-TRF-1: withdrawal stops further disclosures, a prepared one included."""
+    created, referral = _prepared(api, caseworker, clinician, case)
+    api(caseworker).post(
+        f"/api/v1/cases/{case.reference}/consents/{referral.consent_id}/withdraw/",
+        {"reason": "Changed her mind"},
+        format="json",
+    )
+    response = _download(api, clinician, created)
+    assert response.status_code == 403 and response.json()["code"] == "consent_required"
+    assert not ReferralPackage.objects.filter(referral=referral).exists()
+    event = last_event(action="referral.download")
+    assert (event.outcome, event.reason, event.case_reference) == (
+        "denied",
+        "consent_withdrawn",
+        case.reference,
+    )
+    assert _download(api, clinician, created).status_code == 410  # and it stays gone
+
+
+def test_purpose_is_free_text_matching_the_consents_own_words(
+    api, caseworker, clinician, case, clinic
+):
+    """Item 12 of the outside review: a contract client sends the purpose its consent
+    carries; the match is trimmed and case-insensitive, and the kind of disclosure is
+    ``scope`` (referral by default)."""
+    _consent(api, caseworker, case, purpose="Medical follow-up after discharge")
+    other = _export(api, clinician, case, purpose="Housing support")
+    assert other.status_code == 403 and other.json()["code"] == "consent_required"
+    legal = _export(
+        api, clinician, case, purpose="Medical follow-up after discharge", scope="legal"
+    )
+    assert legal.status_code == 403
+    created = _export(api, clinician, case, purpose="  medical FOLLOW-UP after   discharge ")
+    assert created.status_code == 201, created.content
+    referral = Referral.objects.select_related("case__survivor").get(pk=created.json()["id"])
+    assert (referral.scope, referral.purpose) == ("referral", "Medical follow-up after discharge")
+    event = AccessEvent.objects.filter(action="referral.export", outcome="allowed").latest("id")
+    assert event.detail["scope"] == "referral" and "Medical" not in str(event.detail)
+    for bad in ({"purpose": 7}, {"purpose": ""}, {"scope": "research"}, {"recipient": 12}):
+        response = _export(api, clinician, case, **bad)
+        assert response.status_code == 400, bad
+
+
+def test_a_disclosure_consent_must_say_what_it_is_for(api, caseworker, case, clinic):
+    body = {
+        "scope": "referral",
+        "recipient": "riverside",
+        "method": "written",
+        "given_at": (timezone.now() - dt.timedelta(hours=1)).isoformat(),
+    }
+    response = api(caseworker).post(
+        f"/api/v1/cases/{case.reference}/consents/", body, format="json"
+    )
+    assert response.status_code == 400
+    assert "purpose" in response.json()["errors"]
+    assert not Consent.objects.filter(scope="referral").exists()
+
+
+def test_a_package_can_be_asked_for_as_plain_bytes(api, caseworker, clinician, case, clinic):
+    """``Accept: application/octet-stream`` gets the same bytes under that type (what
+    generated clients read); refusals stay JSON whatever was asked for."""
+    _consent(api, caseworker, case)
+    created = _export(api, clinician, case).json()
+    client = api(clinician)
+    package = client.get(created["download_url"], HTTP_ACCEPT="application/octet-stream")
+    assert package.status_code == 200, package.content[:200]
+    assert package["Content-Type"] == "application/octet-stream"
+    assert hashlib.sha256(package.content).hexdigest() == created["sha256"]
+    again = client.get(created["download_url"], HTTP_ACCEPT="application/octet-stream")
+    assert again.status_code == 410
+    assert again["Content-Type"].startswith("application/json") and again.json()["code"] == "gone"

@@ -87,3 +87,20 @@ def test_the_command_needs_the_reference_twice(caseworker):
     assert Survivor.objects.get(pk=case.survivor_id).wrapped_dek is not None
     call_command("shred_survivor", case.reference, "--confirm", case.reference.lower())
     assert Survivor.objects.get(pk=case.survivor_id).wrapped_dek is None
+
+
+def test_break_glass_is_refused_on_an_erased_case(api, two_cases, make_staff, last_event):
+    """Nothing to open in an emergency once the key is gone; no grant is created."""
+    from access.models import CaseGrant
+
+    erased, _ = two_cases
+    outsider = make_staff("caseworker", username="night-shift")
+    response = api(outsider).post(
+        f"/api/v1/cases/{erased.reference}/break-glass/",
+        {"reason": "Urgent safeguarding call at night"},
+        format="json",
+    )
+    assert response.status_code in (404, 410)
+    assert not CaseGrant.objects.filter(user=outsider).exists()
+    event = last_event(action="break_glass.open", actor_id=outsider.pk)
+    assert (event.outcome, event.case_reference) == ("denied", erased.reference)

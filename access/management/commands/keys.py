@@ -6,58 +6,83 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from access import keys
+from access.crypto import blind
 from access.crypto.errors import CryptoError
-from access.crypto.keyring import get_provider
+
+
+def _bits(text: str) -> int:
+    try:
+        return blind.check_bits(int(text))
+    except ValueError as exc:
+        raise CommandError(f"--bits: {exc}") from exc
 
 
 class Command(BaseCommand):
-    help = "Keys: add, rotate, retire KEY_ID, status, reindex [--new-index-key]."
-    # `keys add` must work before a keyring exists (first installation), so the
-    # system check that refuses to run without one is skipped here.
+    help = (
+        "Keys: add, rotate, retire KEY_ID, status, reindex [--new-index-key] [--bits N], "
+        "plan-index --population N."
+    )
+    # `keys add` must work before a keyring exists (first installation), and before
+    # `migrate`, so the system check that refuses to run without one is skipped here.
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("add", help="add a new KEK and make it active")
-        rotate = sub.add_parser("rotate", help="re-wrap every data key under the active KEK")
+        rotate = sub.add_parser(
+            "rotate", help="re-wrap every data key and stored key under the active KEK"
+        )
         rotate.add_argument("--batch-size", type=int, default=1000)
         retire = sub.add_parser("retire", help="remove a KEK that nothing uses any more")
         retire.add_argument("key_id")
-        sub.add_parser("status", help="data keys per KEK")
+        sub.add_parser("status", help="data keys per KEK, and the blind-index keys")
         reindex = sub.add_parser(
-            "reindex", help="rebuild blind indexes; --new-index-key rotates the index key"
+            "reindex",
+            help="rebuild blind indexes; --new-index-key rotates the index key, --bits "
+            "changes its truncation (under a new key)",
         )
         reindex.add_argument("--new-index-key", action="store_true")
+        reindex.add_argument("--bits", type=_bits, default=None)
         reindex.add_argument("--batch-size", type=int, default=500)
+        plan = sub.add_parser(
+            "plan-index", help="recommend the blind-index truncation for a population"
+        )
+        plan.add_argument("--population", type=int, required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"].replace("-", "_")
         try:
-            getattr(self, f"_{options['action']}")(options)
+            getattr(self, f"_{action}")(options)
         except CryptoError as exc:
             raise CommandError(str(exc)) from exc
 
     def _add(self, options: dict[str, Any]) -> None:
-        kek_id = keys.keys_add()
+        kek_id, recorded = keys.keys_add()
         self.stdout.write(f"added key {kek_id}; it is now active for new data keys.")
-        self.stdout.write("Run 'keys rotate' to re-wrap existing data keys under it.")
+        if recorded:
+            self.stdout.write("Run 'keys rotate' to re-wrap existing data keys under it.")
+        else:
+            self.stdout.write(
+                "The database has no audit trail yet (run 'migrate' next); this first key "
+                "is not recorded in it."
+            )
 
     def _rotate(self, options: dict[str, Any]) -> None:
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be positive")
         pending = keys.keys_pending_rotation()
-        with tqdm(total=pending, desc="re-wrapping data keys", unit="key") as bar:
+        with tqdm(total=pending, desc="re-wrapping keys", unit="key") as bar:
             done = keys.keys_rotate(batch_size=options["batch_size"], progress=bar.update)
         self.stdout.write(f"re-wrapped {done} data keys")
 
     def _reindex(self, options: dict[str, Any]) -> None:
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be positive")
-        from cases.models import Survivor
-
-        total = Survivor.objects.filter(wrapped_dek__isnull=False).count()
+        total = keys.survivors_to_index()
         with tqdm(total=total, desc="rebuilding blind indexes", unit="survivor") as bar:
             key_id, done = keys.keys_reindex(
                 new_index_key=options["new_index_key"],
+                bits=options["bits"],
                 batch_size=options["batch_size"],
                 progress=bar.update,
             )
@@ -77,6 +102,49 @@ class Command(BaseCommand):
                 )
                 if on
             )
-            self.stdout.write(f"{row.kek_id:<12} {row.data_keys:>9} data keys  {flags}".rstrip())
-        index = get_provider()
-        self.stdout.write(f"index key    {index.active_index_key_id()} active")
+            stored = f", {row.stored_keys} stored keys" if row.stored_keys else ""
+            self.stdout.write(
+                f"{row.kek_id:<12} {row.data_keys:>9} data keys{stored}  {flags}".rstrip()
+            )
+        for index in keys.index_status():
+            state = "active" if index.active else "being built"
+            plan = index.plan
+            self.stdout.write(
+                f"index key {index.key_id:<4} {index.bits:>2} bits, {state}: "
+                f"{plan.population} survivors, about {plan.others_per_digest:.1f} others "
+                f"share each digest"
+            )
+            if index.active and index.recommended != index.bits:
+                self.stdout.write(
+                    f"  for this population {index.recommended} bits would suit better: "
+                    f"see 'keys plan-index --population {plan.population}'"
+                )
+
+    def _plan_index(self, options: dict[str, Any]) -> None:
+        population = options["population"]
+        if population < 1:
+            raise CommandError("--population must be at least 1")
+        recommended = blind.recommended_bits(population)
+        self.stdout.write(
+            f"Blind-index truncation for {population:,} survivors "
+            f"(aim: about {blind.TARGET_SHARING:.0f} others on each digest)\n"
+        )
+        self.stdout.write(
+            f"{'bits':>4}  {'digests':>13}  {'others/digest':>13}  {'alone':>6}  "
+            f"{'decrypts/search':>15}"
+        )
+        low, high = max(blind.MIN_BITS, recommended - 4), min(blind.MAX_BITS, recommended + 4)
+        for bits in range(low, high + 1):
+            plan = blind.IndexPlan(bits=bits, population=population)
+            mark = "  <- recommended" if bits == recommended else ""
+            self.stdout.write(
+                f"{bits:>4}  {plan.digests:>13,}  {plan.others_per_digest:>13.1f}  "
+                f"{plan.alone:>6.0%}  {plan.candidates_per_search:>15.1f}{mark}"
+            )
+        self.stdout.write(
+            "\nFewer bits: more people share each digest, so a copied database cannot tell "
+            "whether a given name is there, and each search decrypts more candidates.\n"
+            "More bits: faster searches, but in a small population most digests point at "
+            "one person.\n"
+            f"Apply with: manage.py keys reindex --bits {recommended}"
+        )

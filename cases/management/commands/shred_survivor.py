@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cases.models import Case
-from cases.references import normalise
 from cases.services import survivor_shred
+from haven.references import normalise
 
 
 class Command(BaseCommand):

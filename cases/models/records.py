@@ -1,12 +1,14 @@
-"""The case domain. Survivor data lives only in encrypted fields.
+"""The survivor's records: who they are, their case, the encounters, the earlier
+versions of what was corrected, and the blind indexes that find them. Survivor data
+lives only in encrypted fields.
 
 ``__str__`` of every model returns a reference or an id, never survivor data.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
+from collections.abc import Iterable, Mapping
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,9 +18,9 @@ from django.utils import timezone
 from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
 from access.crypto.errors import DataKeyDestroyed
 from access.crypto.fields import (
-    EncryptedBinaryField,
     EncryptedDateField,
     EncryptedJSONField,
+    EncryptedModel,
     EncryptedTextField,
 )
 from audit.registry import AuditedQuerySet
@@ -77,6 +79,7 @@ IDENTITY_FIELDS = (
     "given_name",
     "family_name",
     "aliases",
+    "script_names",
     "date_of_birth",
     "sex",
     "nationality",
@@ -88,16 +91,19 @@ IDENTITY_FIELDS = (
 )
 
 
-class Identity(models.Model):
+class Identity(EncryptedModel):
     """Who the survivor is. Kept apart from the case file, every field encrypted and
     optional. ``None`` means unknown; a field named in ``declined`` was refused by the
     survivor (AS9-COL-1)."""
+
+    encryption_version_field = "version"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     survivor = models.OneToOneField(Survivor, on_delete=models.PROTECT, related_name="identity")
     given_name = EncryptedTextField(max_length=200)
     family_name = EncryptedTextField(max_length=200)
     aliases = EncryptedJSONField(max_length=2000)
+    script_names = EncryptedJSONField(max_length=2000)
     date_of_birth = EncryptedDateField()
     sex = EncryptedTextField(max_length=20)
     nationality = EncryptedTextField(max_length=100)
@@ -118,7 +124,23 @@ class Identity(models.Model):
     def __str__(self) -> str:
         return f"identity of {self.survivor_id}"
 
+    @staticmethod
+    def check_declined(values: Mapping[str, object], declined: Iterable[str]) -> None:
+        """A field is either given or declined, never both (AS9-COL-1): the one home of
+        the rule, used before an intake's duplicate check and by ``clean``."""
+        both = sorted(name for name in declined if values.get(name) not in (None, ""))
+        if both:
+            raise ValidationError(
+                {
+                    name: ValidationError("Given and declined at once.", code="conflict")
+                    for name in both
+                }
+            )
+
     def clean(self) -> None:
+        self.check_declined(
+            {name: getattr(self, name) for name in IDENTITY_FIELDS}, self.declined or []
+        )
         if self.date_of_birth is not None:
             validators.validate_birth_date(self.date_of_birth)
         validators.validate_choices("sex", [self.sex] if self.sex else [], Sex.values)
@@ -133,6 +155,24 @@ class Identity(models.Model):
 class CaseStatus(models.TextChoices):
     OPEN = "open", "Open"
     CLOSED = "closed", "Closed"
+
+
+class CloseReason(models.TextChoices):
+    GOALS_MET = "goals_met", "Goals met"
+    REFERRED_ON = "referred_on", "Referred on to another provider"
+    MOVED_AWAY = "moved_away", "Moved away"
+    LOST_CONTACT = "lost_contact", "Lost contact"
+    DECLINED_SERVICES = "declined_services", "Declined further services"
+    DECEASED = "deceased", "Deceased"
+    OTHER = "other", "Other"
+
+
+# What a worker confirms before closing a case; each item is required.
+CLOSURE_CHECKLIST = {
+    "services_settled": "Every open service has ended or been handed over",
+    "survivor_informed": "The person knows the case is closing and how to come back",
+    "follow_ups_settled": "Follow-ups and tasks are cancelled or handed over",
+}
 
 
 class RiskLevel(models.TextChoices):
@@ -151,9 +191,17 @@ class TraffickingType(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class Case(models.Model):
+class Case(EncryptedModel):
     """A survivor's case file. Status and risk stay in clear for work planning; what
-    describes the survivor's situation (types, referral source, summary) is encrypted."""
+    describes the survivor's situation (types, referral source, summary) is encrypted.
+
+    ``version`` guards edits of the facts, closing and reopening (a stale save is
+    refused). ``follow_up_on`` is the follow-up date of the latest encounter, kept
+    here so that "what is due" is one indexed query. ``storage_withdrawn_at`` is set
+    while the survivor has withdrawn their consent to storing their information: see
+    ``recording_allowed``."""
+
+    encryption_version_field = "version"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     survivor = models.OneToOneField(Survivor, on_delete=models.PROTECT, related_name="case")
@@ -167,15 +215,25 @@ class Case(models.Model):
     summary = EncryptedTextField(max_length=20_000)
     legal_hold = models.BooleanField(default=False)
     retention_until = models.DateField(null=True, blank=True)
+    close_reason = models.CharField(max_length=20, choices=CloseReason.choices, blank=True)
+    close_note = EncryptedTextField(max_length=2000)
+    reopen_reason = EncryptedTextField(max_length=1000)
+    closure_checklist = models.JSONField(default=dict, blank=True)
+    storage_withdrawn_at = models.DateTimeField(null=True, blank=True)
+    follow_up_on = models.DateField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects = AuditedQuerySet["Case"].as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["team", "status"], name="case_team_status")]
+        indexes = [
+            models.Index(fields=["team", "status"], name="case_team_status"),
+            models.Index(fields=["status", "follow_up_on"], name="case_status_follow_up"),
+        ]
 
     def __str__(self) -> str:
         return f"case {self.survivor_id}"
@@ -188,6 +246,17 @@ class Case(models.Model):
     @property
     def reference(self) -> str:
         return self.survivor.reference
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == CaseStatus.OPEN
+
+    @property
+    def recording_allowed(self) -> bool:
+        """Whether new information may be recorded. Not while the survivor has withdrawn
+        their consent to storage: then only the withdrawal itself, care-critical notes,
+        a new consent and closing the case are recorded (docs/data-protection.md)."""
+        return self.storage_withdrawn_at is None
 
     def data_key(self) -> DataKey:
         return self.survivor.data_key()
@@ -216,9 +285,11 @@ class Service(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class Encounter(models.Model):
+class Encounter(EncryptedModel):
     """One contact with the survivor. ``version`` guards edits: a save that carries a
     stale version is refused, never silently merged."""
+
+    encryption_version_field = "version"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="encounters")
@@ -228,6 +299,11 @@ class Encounter(models.Model):
     interpreter_used = models.BooleanField(default=False)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     notes = EncryptedTextField(max_length=20_000)
+    care_critical = models.BooleanField(
+        default=False,
+        help_text="Needed for the person's safety or care: recorded even while storage "
+        "consent is withdrawn.",
+    )
     services_provided = EncryptedJSONField(max_length=1000)
     follow_up_date = models.DateField(null=True, blank=True)
     clinical = EncryptedJSONField(max_length=50_000)
@@ -248,7 +324,8 @@ class Encounter(models.Model):
         if self.occurred_at is not None:
             validators.validate_occurred_at(self.occurred_at)
         if self.follow_up_date is not None:
-            validators.validate_follow_up(self.follow_up_date)
+            anchor = timezone.localdate(self.occurred_at) if self.occurred_at else None
+            validators.validate_follow_up(self.follow_up_date, anchor)
         validators.validate_choices(
             "services_provided", self.services_provided or [], Service.values
         )
@@ -259,158 +336,7 @@ class Encounter(models.Model):
         return self.case.survivor.data_key()
 
 
-class Organisation(models.Model):
-    """The referral directory: who can receive a referral. No survivor data."""
-
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=60, unique=True)
-    contact = models.CharField(max_length=500, blank=True)
-    languages = models.JSONField(default=list, blank=True)
-    services = models.JSONField(default=list, blank=True)
-    verified_on = models.DateField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class ConsentScope(models.TextChoices):
-    STORAGE = "storage", "Storing the information"
-    REFERRAL = "referral", "Referral to another provider"
-    LEGAL = "legal", "Legal proceedings"
-    RESEARCH = "research", "Research (anonymised)"
-
-
-class ConsentMethod(models.TextChoices):
-    WRITTEN = "written", "Written"
-    VERBAL = "verbal", "Verbal"
-
-
-DISCLOSURE_SCOPES = (ConsentScope.REFERRAL, ConsentScope.LEGAL)
-FORM_MAX_BYTES = 5 * 1024 * 1024
-FORM_TYPES = {  # accepted scans, recognised by their first bytes, not by their name
-    "application/pdf": b"%PDF-",
-    "image/png": b"\x89PNG\r\n\x1a\n",
-    "image/jpeg": b"\xff\xd8\xff",
-}
-
-
-def scanned_form_type(data: bytes) -> str | None:
-    for media_type, magic in FORM_TYPES.items():
-        if data.startswith(magic):
-            return media_type
-    return None
-
-
-class Consent(models.Model):
-    """What the survivor agreed to, how, and until when (AS9-COL-2, AS9-TRF-1, AS9-USE-3).
-    A disclosure needs a consent of its scope naming its recipient, valid at that moment;
-    ``identity`` says whether identifying details may go with it."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    case = models.ForeignKey("Case", on_delete=models.PROTECT, related_name="consents")
-    scope = models.CharField(max_length=20, choices=ConsentScope.choices)
-    recipient = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    purpose = EncryptedTextField(max_length=1000)
-    identity = models.BooleanField(default=False)
-    method = models.CharField(max_length=10, choices=ConsentMethod.choices)
-    interpreter_used = models.BooleanField(default=False)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    given_at = models.DateTimeField()
-    expires_at = models.DateTimeField(null=True, blank=True)
-    withdrawn_at = models.DateTimeField(null=True, blank=True)
-    withdrawal_reason = EncryptedTextField(max_length=1000)
-    form = EncryptedBinaryField(max_length=FORM_MAX_BYTES)
-    form_type = models.CharField(max_length=40, blank=True)
-
-    objects = AuditedQuerySet["Consent"].as_manager()
-
-    class Meta:
-        indexes = [models.Index(fields=["case", "scope"], name="consent_case_scope")]
-
-    def __str__(self) -> str:
-        return f"consent {self.pk} ({self.scope})"
-
-    def clean(self) -> None:
-        if self.scope in DISCLOSURE_SCOPES and self.recipient_id is None:
-            raise ValidationError({"recipient": "A referral or legal consent names its recipient."})
-        if self.given_at is not None and self.given_at > timezone.now() + dt.timedelta(minutes=5):
-            raise ValidationError({"given_at": "Consent cannot be given in the future."})
-        if self.expires_at is not None and self.given_at is not None:
-            if self.expires_at <= self.given_at:
-                raise ValidationError({"expires_at": "The end must come after the consent."})
-
-    def data_key(self) -> DataKey:
-        return self.case.survivor.data_key()
-
-    def valid_at(self, moment: dt.datetime) -> bool:
-        return (
-            self.withdrawn_at is None
-            and self.given_at <= moment
-            and (self.expires_at is None or self.expires_at > moment)
-        )
-
-
-class ReferralSection(models.TextChoices):
-    SUMMARY = "summary", "Care summary"
-    ENCOUNTERS = "encounters", "Encounters"
-    CLINICAL = "clinical", "Clinical detail"
-
-
-class ReferralFormat(models.TextChoices):
-    FHIR = "fhir", "HL7 FHIR R4 bundle (JSON)"
-    PDF = "pdf", "Referral letter (PDF, AES-256)"
-
-
-class Referral(models.Model):
-    """The disclosure record (AS9-TRF-4): who sent what to whom, under which consent,
-    and the package's SHA-256. Never the package itself once it has been collected."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="referrals")
-    recipient = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    purpose = models.CharField(max_length=20, choices=ConsentScope.choices)
-    sections = models.JSONField(default=list)
-    include_identity = models.BooleanField(default=False)
-    staff_names = models.BooleanField(default=False)
-    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="referrals")
-    format = models.CharField(max_length=10, choices=ReferralFormat.choices)
-    exported_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    exported_at = models.DateTimeField(default=timezone.now)
-    sha256 = models.CharField(max_length=64)
-    available_until = models.DateTimeField()
-    downloaded_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"referral {self.pk}"
-
-
-class ReferralPackage(models.Model):
-    """The package between export and download, encrypted under the survivor's key and
-    deleted when collected or expired. The passphrase of a PDF is never stored."""
-
-    referral = models.OneToOneField(
-        Referral, on_delete=models.CASCADE, primary_key=True, related_name="package"
-    )
-    content = EncryptedBinaryField(max_length=50_000_000)
-
-    def __str__(self) -> str:
-        return f"package of referral {self.referral_id}"
-
-    def data_key(self) -> DataKey:
-        return self.referral.case.survivor.data_key()
-
-
-class Revision(models.Model):
+class Revision(EncryptedModel):
     """The previous values of a record that was corrected (AS9-END-4), encrypted under
     the same survivor's key. ``version`` is the version that was replaced."""
 
@@ -418,6 +344,9 @@ class Revision(models.Model):
         IDENTITY = "identity", "Identity"
         CASE = "case", "Case"
         ENCOUNTER = "encounter", "Encounter"
+        GOAL = "goal", "Plan goal"
+        SERVICE = "service", "Service"
+        TASK = "task", "Task"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     survivor = models.ForeignKey(Survivor, on_delete=models.PROTECT, related_name="revisions")
@@ -433,6 +362,10 @@ class Revision(models.Model):
 
     def __str__(self) -> str:
         return f"revision {self.subject} v{self.version}"
+
+    @property
+    def changed_fields(self) -> list[str]:
+        return sorted(self.previous or {})
 
     def data_key(self) -> DataKey:
         return self.survivor.data_key()

@@ -1,0 +1,41 @@
+"""What the access layer refuses, in the one error family (``haven.errors``)."""
+
+from __future__ import annotations
+
+from haven.errors import Conflict, Forbidden, Gone, HavenError
+
+
+class GrantError(HavenError):
+    """A request on access (a grant, a reassignment, the rules, a preference) that
+    cannot be honoured; the raise site gives its stable ``code``."""
+
+
+class StaffChangeRefused(Forbidden):
+    """A change to a staff account that nobody may make: on their own account."""
+
+    code = "own_account"
+    default_detail = "Nobody may change their own role, team or access. Ask another administrator."
+
+
+class RecordErased(Gone):
+    """The survivor's data key was destroyed: answered 410 Gone, with no data."""
+
+    default_detail = "This record was erased."
+
+
+class AlreadyHasAccess(Conflict):
+    """Break-glass asked for a case the user can already read."""
+
+    code = "already_has_access"
+    default_detail = "You can already open this case."
+
+
+class BreakGlassLimit(Conflict):
+    """The person has as many emergency accesses open as one may; more needs a
+    supervisor's grant (``HAVEN_BREAK_GLASS_MAX_OPEN``)."""
+
+    code = "break_glass_limit"
+    default_detail = (
+        "You have as many emergency accesses open as one person may. "
+        "Ask a supervisor of the case's team for access."
+    )

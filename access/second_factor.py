@@ -1,0 +1,65 @@
+"""The second factor (AS9-STO-5): a TOTP authenticator, enrolled once with a code that
+proves it works, and ten single-use recovery codes. Each check and each enrolment is
+an access event; the pages in ``access.views`` only show the forms."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django_otp import match_token
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from access.models import User
+from audit.models import Outcome
+from audit.services import event_record
+
+RECOVERY_CODES = 10
+
+
+def _clean(token: str) -> str:
+    return token.replace(" ", "")
+
+
+def enrolled(user: User) -> bool:
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+
+
+def pending_device(user: User) -> TOTPDevice:
+    """The authenticator being enrolled: its secret is shown (as a QR code) until one
+    code from it confirms it."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    return device
+
+
+@transaction.atomic
+def check(user: User, token: str) -> Device | None:
+    """The device that accepts ``token`` (an authenticator code or an unused recovery
+    code, which is then spent), or None. Either way an event is recorded."""
+    device = match_token(user, _clean(token))
+    if device is None:
+        event_record(
+            actor=user, action="auth.second_factor", outcome=Outcome.DENIED, reason="bad_code"
+        )
+        return None
+    event_record(actor=user, action="auth.second_factor")
+    return device
+
+
+@transaction.atomic
+def enrol(user: User, device: TOTPDevice, token: str) -> list[str] | None:
+    """Confirm the pending authenticator with one of its codes and issue new recovery
+    codes (shown once; any earlier ones stop working). None if the code is wrong."""
+    if not device.verify_token(_clean(token)):
+        return None
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    StaticDevice.objects.filter(user=user).delete()
+    recovery = StaticDevice.objects.create(user=user, name="recovery codes")
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+    for code in codes:
+        StaticToken.objects.create(device=recovery, token=code)
+    event_record(actor=user, action="auth.second_factor_enrol")
+    return codes

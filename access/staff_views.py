@@ -1,0 +1,189 @@
+"""The administrator's staff page: who works here, in which role and team, whether
+their account is locked or has a second factor; and, per person, setting a password,
+an invitation link, resetting a lost second factor, unlocking. Roles and teams are
+changed in the admin site (``access.admin``), through the same services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from access import staff
+from access.endpoints import staff_endpoint
+from access.models import User
+from access.roles import Capability
+from haven.web import form_errors, posted
+
+
+class PasswordForm(forms.Form):
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="New password",
+        help_text="At least 12 characters, not a common password. Tell it to the person "
+        "by a separate channel.",
+    )
+    again = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), label="Again"
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("password") and cleaned.get("password") != cleaned.get("again"):
+            self.add_error("again", "The two passwords differ.")
+        return cleaned
+
+
+class ResetForm(forms.Form):
+    reason = forms.ChoiceField(
+        choices=list(staff.RESET_REASONS.items()),
+        widget=forms.RadioSelect,
+        label="Why",
+        error_messages={"required": "Choose why the second factor is reset."},
+    )
+    confirm = forms.BooleanField(
+        label="I checked who is asking (in person or by a call back to a known number).",
+        error_messages={"required": "Confirm that you checked who is asking."},
+    )
+
+
+class ConfirmForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I checked who is asking.",
+        error_messages={"required": "Confirm that you checked who is asking."},
+    )
+
+
+def _person(username: str) -> User:
+    user = staff.person(username)
+    if user is None:
+        raise Http404
+    return user
+
+
+@staff_endpoint(need=Capability.STAFF_ADMIN, action="staff.list")
+def staff_list(request: HttpRequest, *, actor: User) -> HttpResponse:
+    people = staff.people()
+    rows = [
+        {
+            "user": person,
+            "locked": staff.locked(person),
+            "second_factor": staff.has_second_factor(person),
+        }
+        for person in people
+    ]
+    return render(request, "access/staff.html", {"rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint(need=Capability.STAFF_ADMIN, action="staff.password_set")
+def staff_password(request: HttpRequest, username: str, *, actor: User) -> HttpResponse:
+    person = _person(username)
+    form = PasswordForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        with form_errors(form) as attempt:
+            staff.password_set(actor=actor, user=person, password=form.cleaned_data["password"])
+        if attempt.ok:
+            messages.success(request, f"Password set for {person.username}.")
+            return redirect("staff")
+    return _page(request, "Set a password", person, form)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint(need=Capability.STAFF_ADMIN, action="staff.invite")
+def staff_invite(request: HttpRequest, username: str, *, actor: User) -> HttpResponse:
+    person = _person(username)
+    form = ConfirmForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        with form_errors(form) as attempt:
+            token = staff.invitation_create(actor=actor, user=person)
+        if attempt.ok:
+            link = request.build_absolute_uri(reverse("invitation", args=[token]))
+            return render(
+                request,
+                "access/invitation_link.html",
+                {"person": person, "link": link, "days": staff.INVITATION_DAYS},
+            )
+    return _page(request, "Send an invitation link", person, form)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint(need=Capability.STAFF_ADMIN, action="staff.second_factor_reset")
+def staff_reset_second_factor(request: HttpRequest, username: str, *, actor: User) -> HttpResponse:
+    person = _person(username)
+    form = ResetForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        with form_errors(form) as attempt:
+            staff.second_factor_reset(actor=actor, user=person, reason=form.cleaned_data["reason"])
+        if attempt.ok:
+            messages.success(
+                request, f"{person.username} enrols a new second factor at the next sign-in."
+            )
+            return redirect("staff")
+    return _page(request, "Reset the second factor", person, form)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint(need=Capability.STAFF_ADMIN, action="staff.unlock")
+def staff_unlock(request: HttpRequest, username: str, *, actor: User) -> HttpResponse:
+    person = _person(username)
+    form = ConfirmForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        with form_errors(form) as attempt:
+            staff.unlock(actor=actor, user=person)
+        if attempt.ok:
+            messages.success(request, f"{person.username} can sign in again.")
+            return redirect("staff")
+    return _page(request, "Unlock the account", person, form)
+
+
+def _page(request: HttpRequest, title: str, person: User, form: forms.Form) -> HttpResponse:
+    return render(
+        request,
+        "access/staff_action.html",
+        {"title": title, "person": person, "form": form},
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+class InvitationForm(PasswordForm):
+    pass
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """The invited person chooses a password. Open without signing in: the link is the
+    credential, once, for a week."""
+    found = staff.invitation_for(token)
+    if found is None:
+        return render(
+            request,
+            "error.html",
+            {
+                "status": 410,
+                "title": "Link no longer valid",
+                "text": "This link has expired or was used already. Ask your administrator "
+                "for a new one.",
+            },
+            status=410,
+        )
+    form = InvitationForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        with form_errors(form) as attempt:
+            staff.invitation_accept(token=token, password=form.cleaned_data["password"])
+        if attempt.ok:
+            messages.success(request, "Password chosen. Sign in to set up your second factor.")
+            return redirect("login")
+    return render(
+        request,
+        "access/invitation.html",
+        {"form": form, "person": found.user},
+        status=400 if form.is_bound and form.errors else 200,
+    )
