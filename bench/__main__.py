@@ -1,4 +1,5 @@
-"""Haven benchmarks: ``python -m bench [overhead|cipher|search|rotate|all] [options]``.
+"""Haven benchmarks: ``python -m bench [overhead|cipher|search|rotate|listing|audit|referral|
+today|all] [options]``.
 
 Runs against a scratch PostgreSQL database (``--database-url``, default
 ``postgres://postgres@127.0.0.1:5432/haven_bench``), which it drops and re-creates, with
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "which",
         nargs="*",
-        help="any of: overhead cipher search rotate listing audit referral (default: all)",
+        help="any of: overhead cipher search rotate listing audit referral today (default: all)",
     )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--encounters", type=int, default=10_000)
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=100_000, help="for listing")
     parser.add_argument("--events", type=int, default=5_000_000, help="for audit")
     args = parser.parse_args(argv)
-    everything = {"overhead", "cipher", "search", "rotate", "listing", "audit", "referral"}
+    everything = {"overhead", "cipher", "search", "rotate", "listing", "audit", "referral", "today"}
     which = everything if not args.which or "all" in args.which else set(args.which)
     if which - everything:
         parser.error(f"unknown benchmark: {', '.join(sorted(which - everything))}")
@@ -114,6 +115,13 @@ def main(argv: list[str] | None = None) -> None:
         from bench import listing
 
         listing.listing(args.cases, args.queries)
+    if "today" in which:
+        if which & {"search", "rotate", "listing"}:
+            _recreate_database(args.database_url)
+            call_command("migrate", verbosity=0)
+        from bench import today
+
+        today.measure(args.cases, args.queries)
     if "referral" in which:
         from bench import referral
 

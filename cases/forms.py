@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from access.crypto import blind
 from cases import selectors, validators
 from cases.models import (
     CLOSURE_CHECKLIST,
@@ -134,8 +135,15 @@ class IntakeForm(IdentityFieldsMixin):
 
 
 class SearchForm(forms.Form):
-    """Exact identity search. Sent by POST so that names never appear in a URL."""
+    """Identity search. Sent by POST so that names never appear in a URL."""
 
+    name = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Name",
+        help_text="Any words of the person's names, in any order and any script; accents "
+        "and capitals do not matter.",
+    )
     given_name = forms.CharField(max_length=200, required=False)
     family_name = forms.CharField(max_length=200, required=False)
     date_of_birth = forms.DateField(required=False, widget=DateInput())
@@ -143,6 +151,12 @@ class SearchForm(forms.Form):
 
     def criteria(self) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data.get("name") or ""
+        if name and not blind.words(name):
+            raise forms.ValidationError("Type at least one word of a name.")
+        return name
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -90,31 +90,56 @@ def _blind_candidates(criteria: Mapping[str, object]) -> QuerySet[BlindIndexEntr
     matches, by design), or None when a criterion cannot match anything."""
     key = keystore.active_index_key()
     survivors: Any = None
-    for name, value in criteria.items():
-        normalised = blind.normalise(name, value)
+    for indexed, normalised in _index_terms(criteria):
         if normalised is None:
             return None
         hits = BlindIndexEntry.objects.filter(
-            field=name, key_id=key.key_id, digest=key.digest(name, normalised)
+            field=indexed, key_id=key.key_id, digest=key.digest(indexed, normalised)
         ).values("survivor_id")
         survivors = hits if survivors is None else hits.filter(survivor_id__in=survivors)
     return survivors  # type: ignore[no-any-return]
 
 
+def _index_terms(criteria: Mapping[str, object]) -> list[tuple[str, str | None]]:
+    """What to look up: each exact field normalised, and for ``name`` each folded word
+    in the ``name_token`` index (in any order, all of them required)."""
+    terms: list[tuple[str, str | None]] = []
+    for name, value in criteria.items():
+        if name == NAME_SEARCH:
+            found = blind.words(str(value))
+            terms.extend((blind.NAME_TOKEN, word) for word in found)
+            if not found:
+                terms.append((blind.NAME_TOKEN, None))
+        else:
+            terms.append((name, blind.normalise(name, value)))
+    return terms
+
+
+NAME_SEARCH = "name"
+"""The folded search: words of any recorded name, accents and case ignored."""
+
+
 def _confirmed(cases: QuerySet[Case], criteria: Mapping[str, object]) -> list[Case]:
-    """Decrypt each candidate's identity and keep the exact matches."""
+    """Decrypt each candidate's identity and keep the true matches: exact for the
+    exact fields, every searched word among the person's folded name words for ``name``."""
     found = []
     for case in cases.select_related("survivor__identity"):
         identity = case.survivor.identity
-        if all(
-            blind.matches(name, value, getattr(identity, name)) for name, value in criteria.items()
-        ):
+        if all(_confirms(identity, name, value) for name, value in criteria.items()):
             found.append(case)
     return found
 
 
+def _confirms(identity: Identity, name: str, value: object) -> bool:
+    if name == NAME_SEARCH:
+        names = [getattr(identity, source) for source in blind.NAME_SOURCES]
+        return blind.name_matches(str(value), blind.name_tokens(names))
+    return blind.matches(name, value, getattr(identity, name))
+
+
 def case_search_for(*, user: User, criteria: Mapping[str, object]) -> list[Case]:
-    """Exact identity search, only among the cases ``user`` may read."""
+    """Identity search (exact fields, and the folded ``name``), only among the cases
+    ``user`` may read."""
     survivors = _blind_candidates(criteria)
     if survivors is None:
         return []
@@ -306,14 +331,23 @@ RISK_ORDER = {"high": 0, "medium": 1, "low": 2}
 @dataclass
 class DueItem:
     """One thing due on a case the reader may open. ``title`` is the task's or goal's
-    own words (decrypted for this reader), or a label."""
+    own words, or a label; own words are decrypted only when shown, so a long list
+    costs decryption only for the page that is read."""
 
     kind: str  # follow_up | task | service | plan_review | consent_review
     case: Case
     due_on: Any
-    title: str
+    label: str
     record_id: Any = None
     assigned_to: User | None = None
+    record: Any = None
+    title_field: str | None = None
+
+    @property
+    def title(self) -> str:
+        if self.record is not None and self.title_field is not None:
+            return str(getattr(self.record, self.title_field) or "")
+        return self.label
 
     @property
     def reference(self) -> str:
@@ -368,7 +402,9 @@ def due_for(
     tasks = dated(CaseTask.objects.filter(task_scope, done_at__isnull=True), "due_on")
     for task in tasks.select_related("case__survivor", "assigned_to"):
         items.append(
-            DueItem("task", task.case, task.due_on, task.title or "", task.pk, task.assigned_to)
+            DueItem(
+                "task", task.case, task.due_on, "Task", task.pk, task.assigned_to, task, "title"
+            )
         )
     services = dated(
         CaseService.objects.filter(case__in=open_cases, status__in=OPEN_SERVICE_STATUSES),
@@ -383,7 +419,9 @@ def due_for(
         PlanGoal.objects.filter(case__in=open_cases, status__in=OPEN_GOAL_STATUSES), "review_on"
     )
     for goal in goals.select_related("case__survivor"):
-        items.append(DueItem("plan_review", goal.case, goal.review_on, goal.goal or "", goal.pk))
+        items.append(
+            DueItem("plan_review", goal.case, goal.review_on, "Goal", goal.pk, None, goal, "goal")
+        )
     for case in cases.filter(storage_withdrawn_at__isnull=False).select_related("survivor"):
         day = timezone.localdate(case.storage_withdrawn_at)
         if (first is None or day >= first) and day <= last:

@@ -121,6 +121,19 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+ATTACHMENT_STORAGE = env.str(
+    "HAVEN_ATTACHMENT_STORAGE", default="django.core.files.storage.FileSystemStorage"
+)
+# Only the app's own user may read the folder (what it holds is ciphertext anyway).
+ATTACHMENT_OPTIONS: dict[str, object] = (
+    {
+        "location": env.str("HAVEN_ATTACHMENT_DIR", default=str(VAR_DIR / "attachments")),
+        "directory_permissions_mode": 0o700,
+        "file_permissions_mode": 0o600,
+    }
+    if ATTACHMENT_STORAGE == "django.core.files.storage.FileSystemStorage"
+    else {}
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -131,14 +144,7 @@ STORAGES = {
     # Case attachments, sealed with the survivor's key before they reach the storage.
     # Any backend of Django's storage API serves (object storage with django-storages:
     # see docs/deployment.md); the folder is the default.
-    "attachments": {
-        "BACKEND": env.str(
-            "HAVEN_ATTACHMENT_STORAGE", default="django.core.files.storage.FileSystemStorage"
-        ),
-        "OPTIONS": {
-            "location": env.str("HAVEN_ATTACHMENT_DIR", default=str(VAR_DIR / "attachments"))
-        },
-    },
+    "attachments": {"BACKEND": ATTACHMENT_STORAGE, "OPTIONS": ATTACHMENT_OPTIONS},
 }
 WHITENOISE_USE_FINDERS = RELAXED
 

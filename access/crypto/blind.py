@@ -10,6 +10,11 @@ KEKs; where the roots live is ``access.keystore``'s business, not this module's.
 
 Only fields with enough distinct values are indexed (names, date of birth, phone);
 never a low-cardinality field such as sex or nationality on its own.
+
+Next to the exact indexes, ``name_token`` indexes each word of every recorded name
+(given, family, aliases and names in other scripts) folded: case, accents and the marks
+of Latin, Greek, Cyrillic and Arabic letters are ignored, so "Nguyen Thi" finds
+"Nguyễn Thị". The same truncation applies; a survivor has one row per distinct digest.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 INDEXED_FIELDS = ("given_name", "family_name", "date_of_birth", "phone")
+NAME_TOKEN = "name_token"  # noqa: S105  (an index field name, not a secret)
+NAME_SOURCES = ("given_name", "family_name", "aliases", "script_names")
+"""The identity fields whose words the folded ``name_token`` index holds."""
 MIN_BITS, MAX_BITS = 1, 31
 _SPACES = re.compile(r"\s+")
 _NOT_DIGIT = re.compile(r"\D")
@@ -74,6 +82,79 @@ def matches(field: str, wanted: object, stored: object) -> bool:
     """The re-check after a blind-index hit: compare the decrypted value exactly."""
     a, b = normalise(field, wanted), normalise(field, stored)
     return a is not None and hmac.compare_digest(a.encode(), b.encode() if b else b"")
+
+
+# --- folded name words --------------------------------------------------------------
+
+# Letters that carry their mark inside them (no Unicode decomposition).
+_LETTERS = str.maketrans(
+    {"đ": "d", "ð": "d", "ø": "o", "ł": "l", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"}
+)
+_FOLDED_SCRIPTS = (
+    (0x0000, 0x024F),  # Latin, with its extensions
+    (0x0370, 0x04FF),  # Greek and Cyrillic
+    (0x0600, 0x06FF),  # Arabic: short vowels and other marks are optional in writing
+    (0x1E00, 0x1FFF),  # Latin Extended Additional (Vietnamese) and Greek Extended
+)
+
+
+def _folds_marks(base: str) -> bool:
+    code = ord(base)
+    return any(low <= code <= high for low, high in _FOLDED_SCRIPTS)
+
+
+def fold(text: str) -> str:
+    """Case, accents and the optional marks of Latin, Greek, Cyrillic and Arabic removed;
+    the marks of scripts where they are letters (Thai vowels, Devanagari) are kept."""
+    kept: list[str] = []
+    base = ""
+    for char in unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text)):
+        if unicodedata.combining(char) or unicodedata.category(char) == "Mn":
+            if base and _folds_marks(base):
+                continue
+        else:
+            base = char
+        kept.append(char)
+    folded = unicodedata.normalize("NFC", "".join(kept)).casefold()
+    return folded.translate(_LETTERS)
+
+
+def _separator(char: str) -> bool:
+    return unicodedata.category(char)[0] in "ZPSC"
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a name, split at spaces, punctuation and symbols."""
+    out: list[str] = []
+    current: list[str] = []
+    for char in fold(text):
+        if _separator(char):
+            if current:
+                out.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if current:
+        out.append("".join(current))
+    return out
+
+
+def name_tokens(values: object) -> set[str]:
+    """Every folded word of the names given (strings or lists of strings)."""
+    tokens: set[str] = set()
+    items = values if isinstance(values, list | tuple) else [values]
+    for value in items:
+        if isinstance(value, list | tuple):
+            tokens |= name_tokens(value)
+        elif value:
+            tokens.update(words(str(value)))
+    return tokens
+
+
+def name_matches(wanted: str, stored: set[str]) -> bool:
+    """The re-check of a name search: every word searched for is one of the person's."""
+    asked = set(words(wanted))
+    return bool(asked) and asked <= stored
 
 
 # --- choosing the truncation -------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from access.crypto import blind
 from cases import validators
 from cases.models import (
     CLOSURE_CHECKLIST,
@@ -102,10 +103,22 @@ class CaseCreateInput(StrictSerializer):
 
 @min_properties(1)
 class CaseSearchInput(StrictSerializer):
+    name = text(
+        200,
+        allow_null=False,
+        help_text="Words of any recorded name (given, family, aliases, other scripts) in "
+        "any order, with case and accents ignored: 'Nguyen Thi' finds 'Nguyễn Thị'. "
+        "An addition to the contract's exact fields; combinable with them.",
+    )
     given_name = text(200, allow_null=False)
     family_name = text(200, allow_null=False)
     date_of_birth = serializers.DateField(required=False)
     phone = text(40, allow_null=False)
+
+    def validate_name(self, value: str) -> str:
+        if not blind.words(value):
+            raise serializers.ValidationError("Give at least one word of a name.", code="invalid")
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:

@@ -80,6 +80,7 @@ class CaseListCreateApi(ApiView):
 SEARCH_DESCRIPTION = (
     "Exact match (case, Unicode form, spacing and phone punctuation are ignored) through "
     "blind indexes, only among cases the caller may read, for roles that may see identity. "
+    "The optional `name` finds words of any recorded name in any order, accents ignored. "
     "POST with a JSON body is preferred: it keeps names out of URLs and proxy logs. The "
     "access event records which fields were searched and how many results came back, "
     "never the values."

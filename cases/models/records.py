@@ -373,8 +373,9 @@ class Revision(EncryptedModel):
 
 class BlindIndexEntry(models.Model):
     """One truncated HMAC of one identity field under one index key (see
-    ``access.crypto.blind``). Rows for a second index key exist only while the index
-    key is being rotated; shredding a survivor deletes theirs."""
+    ``access.crypto.blind``): one row per exact field, and one per distinct digest of
+    the folded words of the person's names (``name_token``). Rows for a second index key
+    exist only while the index key is being rotated; shredding a survivor deletes theirs."""
 
     survivor = models.ForeignKey(
         Survivor, on_delete=models.CASCADE, related_name="blind_index_entries"
@@ -387,7 +388,7 @@ class BlindIndexEntry(models.Model):
         indexes = [models.Index(fields=["field", "key_id", "digest"], name="bidx_lookup")]
         constraints = [
             models.UniqueConstraint(
-                fields=["survivor", "field", "key_id"], name="bidx_one_per_field_and_key"
+                fields=["survivor", "field", "key_id", "digest"], name="bidx_one_per_digest"
             )
         ]
 

@@ -75,20 +75,30 @@ def identities_index(identities: list[Identity], *, key_ids: list[str] | None) -
     stale.delete()
     rows = []
     for identity in identities:
-        for field in blind.INDEXED_FIELDS:
-            normalised = blind.normalise(field, getattr(identity, field))
-            if normalised is None:
-                continue
-            for key in keys:
+        for key in keys:
+            for field, digest in _digests(identity, key):
                 rows.append(
                     BlindIndexEntry(
                         survivor_id=identity.survivor_id,
                         field=field,
                         key_id=key.key_id,
-                        digest=key.digest(field, normalised),
+                        digest=digest,
                     )
                 )
     BlindIndexEntry.objects.bulk_create(rows, batch_size=2000)
+
+
+def _digests(identity: Identity, key: keystore.IndexKey) -> set[tuple[str, int]]:
+    """The exact digests of the indexed fields, and one folded digest per distinct word
+    of the person's names (``name_token``)."""
+    out: set[tuple[str, int]] = set()
+    for field in blind.INDEXED_FIELDS:
+        normalised = blind.normalise(field, getattr(identity, field))
+        if normalised is not None:
+            out.add((field, key.digest(field, normalised)))
+    words = blind.name_tokens([getattr(identity, name) for name in blind.NAME_SOURCES])
+    out.update((blind.NAME_TOKEN, key.digest(blind.NAME_TOKEN, word)) for word in words)
+    return out
 
 
 def _survivor_create() -> Survivor:

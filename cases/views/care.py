@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -72,6 +73,10 @@ def _edit_page(
     )
 
 
+DUE_PAGE_SIZE = 100
+"""Rows of My day per page: a supervisor's whole team can have thousands due."""
+
+
 @staff_endpoint(need=Capability.CASE_READ, action="task.list")
 def my_day(request: HttpRequest, *, actor: User) -> HttpResponse:
     """What is due today and this week over the open cases the user reads (for a
@@ -84,14 +89,21 @@ def my_day(request: HttpRequest, *, actor: User) -> HttpResponse:
         sort=filters.get("sort") or "due",
         mine=bool(filters.get("mine")),
     )
-    policy.record_list(actor, action="task.list", count=len(items))
+    page = Paginator(items, DUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    policy.record_list(actor, action="task.list", count=len(page.object_list))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "cases/my_day.html",
         {
             "form": form,
-            "overdue": [item for item in items if item.overdue],
-            "upcoming": [item for item in items if not item.overdue],
+            "page": page,
+            "query": query.urlencode(),
+            "overdue": [item for item in page.object_list if item.overdue],
+            "upcoming": [item for item in page.object_list if not item.overdue],
+            "overdue_total": sum(1 for item in items if item.overdue),
+            "upcoming_total": sum(1 for item in items if not item.overdue),
             "supervising": policy.can(actor, Capability.GRANT_MANAGE),
             "today_iso": timezone.localdate().isoformat(),
         },

@@ -76,8 +76,8 @@ def case_close(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse
         if attempt.ok:
             messages.success(
                 request,
-                f"Case closed. It is kept until {closed.retention_until:%d %b %Y}, then purged "
-                "unless a legal hold is placed.",
+                f"Case closed. It is kept until {closed.retention_until:%d %b %Y}; after that "
+                "it is due for deletion under the retention policy.",
             )
             return redirect("cases:detail", reference=case.reference)
     return render(

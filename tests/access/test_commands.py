@@ -116,6 +116,23 @@ def test_seed_demo_is_safe_to_run_twice():
     }
 
 
+def test_seed_demo_gives_my_day_something_to_show():
+    from cases.models import CaseService, CaseTask, PlanGoal
+
+    _call("seed_demo", "--allow-outside-demo", "--cases", "6")
+    assert PlanGoal.objects.exists() and CaseService.objects.exists()
+    assert CaseTask.objects.exists()
+
+
+def test_demo_banner_names_the_port_and_each_users_team():
+    out = _call("demo_banner", "--port", "8123")
+    assert "http://127.0.0.1:8123/" in out and "8000" not in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert lines["caseworker"].endswith("team north")
+    assert lines["caseworker2"].endswith("team south")
+    assert lines["dpo"].endswith("no team")
+
+
 def test_seed_demo_refuses_outside_demo_mode():
     with pytest.raises(CommandError, match="HAVEN_DEMO"):
         _call("seed_demo")

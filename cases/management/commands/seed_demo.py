@@ -19,8 +19,25 @@ from tqdm import tqdm
 from access.models import User
 from access.roles import Role
 from access.services import grant_assign, staff_add
-from cases.models import Case, EncounterKind, Organisation, RiskLevel, Service, TraffickingType
-from cases.services import case_open, consent_record, encounter_record, organisation_add
+from cases.models import (
+    Case,
+    EncounterKind,
+    Organisation,
+    RiskLevel,
+    Service,
+    ServiceStatus,
+    ServiceType,
+    TraffickingType,
+)
+from cases.services import (
+    case_open,
+    consent_record,
+    encounter_record,
+    goal_add,
+    organisation_add,
+    service_add,
+    task_add,
+)
 
 DEMO_PASSWORD = "haven-demo-2026"  # noqa: S105  (demo mode only; printed on start)
 DEMO_STAFF = [
@@ -38,6 +55,17 @@ NOTES = [
     "Discussed options for legal advice; wants time to think.",
     "Phone check-in. Feels safe. Follow up next week as agreed.",
     "Counselling session held with interpreter. Agreed a plan for the week.",
+]
+GOALS = [
+    "Feel safe where I sleep.",
+    "Get my documents back.",
+    "Learn enough of the language to shop alone.",
+    "See a doctor about my back pain.",
+]
+TASKS = [
+    "Book the interpreter for next week's session.",
+    "Call the legal aid office about the hearing date.",
+    "Check the shelter place is confirmed.",
 ]
 CASES = 36
 DEMO_ORGANISATIONS = [
@@ -95,6 +123,10 @@ class Command(BaseCommand):
                 "phone": f"+44 7700 900{i:03d}",
                 "languages": rng.sample(["English", "Romanian", "Tigrinya", "Vietnamese"], 2),
             }
+            if i % 8 == 1:  # a name with diacritics and the same name in other scripts
+                identity["given_name"] = "Thị Hoa"
+                identity["family_name"] = f"Nguyễn Example-{i:03d}"
+                identity["script_names"] = ["阮氏花", "Нгуен Тхи Хоа"]
             if not declined:
                 identity["date_of_birth"] = dt.date(1980 + i % 20, 1 + i % 12, 1 + i % 28)
         case = case_open(
@@ -136,4 +168,35 @@ class Command(BaseCommand):
                 services_provided=rng.sample(Service.values, 2),
                 follow_up_date=(now + dt.timedelta(days=rng.randint(-10, 30))).date(),
                 clinical={"conditions": [{"display": "Demo: insomnia"}]} if medical else None,
+            )
+        self._care_work(rng, i, case, owner)
+
+    def _care_work(self, rng: random.Random, i: int, case: Case, owner: User) -> None:
+        """A plan agreed with the person, services and tasks, some of them due soon, so
+        that My day has something to show."""
+        today = timezone.localdate()
+        for goal in rng.sample(GOALS, rng.randint(1, 2)):
+            goal_add(
+                actor=owner,
+                case=case,
+                goal=goal,
+                agreed_on=today - dt.timedelta(days=rng.randint(5, 60)),
+                review_on=today + dt.timedelta(days=rng.randint(-3, 20)),
+            )
+        for kind in rng.sample([ServiceType.SHELTER, ServiceType.MEDICAL, ServiceType.LEGAL], 2):
+            service_add(
+                actor=owner,
+                case=case,
+                type=kind,
+                status=rng.choice([ServiceStatus.NEEDED, ServiceStatus.IN_PROGRESS]),
+                provider="riverside-demo" if kind == ServiceType.MEDICAL else None,
+                due_on=today + dt.timedelta(days=rng.randint(-2, 25)),
+            )
+        if i % 2 == 0:
+            task_add(
+                actor=owner,
+                case=case,
+                title=rng.choice(TASKS),
+                due_on=today + dt.timedelta(days=rng.randint(-2, 10)),
+                assigned_to=owner.username,
             )
