@@ -48,8 +48,9 @@ def case_endpoint(
     writes: bool = False,
     on_post: str | None = None,
 ) -> Callable[[_F], _F]:
-    """``writes``: the handler writes, and the service it calls records the event (so
-    only a refusal is recorded here). ``on_post``: a page whose GET reads the case (as
+    """``writes``: the service the handler calls records the event itself (a write, or a
+    read it records with more detail, such as a download), so only a refusal is
+    recorded here. ``on_post``: a page whose GET reads the case (as
     ``action``) and whose POST is the write ``on_post``."""
 
     def decorate(handler: _F) -> _F:

@@ -284,7 +284,8 @@ class AttachmentApi(DownloadView):
         },
         summary="Download a document or photo (every download is recorded)",
     )
-    @case_endpoint(action="attachment.view")
+    # The service records the download with the attachment's id: one event, not two.
+    @case_endpoint(action="attachment.view", writes=True)
     def get(self, request: Request, attachment_id: Any, *, actor: User, case: Case) -> HttpResponse:
         opened = services.attachment_open(actor=actor, case=case, attachment_id=attachment_id)
         media = opened.attachment.media_type

@@ -336,7 +336,8 @@ def attachments(request: HttpRequest, *, actor: User, case: Case) -> HttpRespons
     )
 
 
-@case_endpoint(action="case.view")
+# The service records the download with the attachment's id: one event, not two.
+@case_endpoint(action="attachment.view", writes=True)
 def attachment_download(
     request: HttpRequest, attachment_id: Any, *, actor: User, case: Case
 ) -> HttpResponse:

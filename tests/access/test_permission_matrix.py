@@ -703,8 +703,7 @@ ENDPOINTS = [
         lambda w: f"/cases/{w.case.reference}/attachments/{_attachment(w).pk}/",
         case_read(200),
         web=True,
-        event="case.view",
-        allowed_event="attachment.view",
+        event="attachment.view",
     ),
     Endpoint(
         "web package download",
