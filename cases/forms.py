@@ -183,7 +183,7 @@ class EncounterForm(forms.Form):
     services_provided = forms.MultipleChoiceField(
         choices=Service.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
-    follow_up_date = forms.DateField(required=False, widget=DateInput())
+    follow_up_date = forms.DateField(required=False, widget=DateInput(), label="Follow-up date")
     care_critical = forms.BooleanField(
         required=False,
         label="Care-critical",

@@ -29,3 +29,11 @@ class DateTimeInput(forms.DateTimeInput):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs=attrs, format=ISO_MINUTE)
+
+
+def kept_to_the_second(sent: Any, stored: Any) -> Any:
+    """A time shown to the minute and sent back unchanged keeps the seconds it was
+    stored with (saving a form unchanged changes nothing)."""
+    if sent is None or stored is None:
+        return sent
+    return stored if sent == stored.replace(second=0, microsecond=0) else sent

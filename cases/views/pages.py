@@ -22,6 +22,7 @@ from cases.errors import StaleVersion
 from cases.forms import EncounterEditForm, EncounterForm, IntakeForm, SearchForm
 from cases.models import IDENTITY_FIELDS, Case, Revision
 from haven.web import form_errors, posted
+from haven.widgets import kept_to_the_second
 
 PAGE_SIZE = 25
 
@@ -183,13 +184,18 @@ def encounter_edit(
     if request.method == "POST":
         form = EncounterEditForm(request.POST, clinical=clinical)
         if form.is_valid():
+            changes = form.encounter_data()
+            if "occurred_at" in changes:
+                changes["occurred_at"] = kept_to_the_second(
+                    changes["occurred_at"], encounter.occurred_at
+                )
             with form_errors(form) as attempt:
                 services.encounter_update(
                     actor=actor,
                     case=case,
                     encounter_id=encounter.pk,
                     expected_version=form.cleaned_data["version"],
-                    changes=form.encounter_data(),
+                    changes=changes,
                     clinical=form.clinical_data() if clinical else None,
                     clinical_given=clinical,
                 )

@@ -117,3 +117,30 @@ def test_an_idle_session_ends_and_asks_to_sign_in_again(new_page):
     page.reload()
     page.get_by_role("heading", name="Sign in").wait_for()
     assert page.url.split("?")[0].endswith("/login/")
+
+
+def test_the_idle_timeout_warns_keeps_the_typing_and_gives_it_back(new_page, settings):
+    """AS9-STO-5 ends idle sessions; nothing typed is lost to it: a warning with "Stay
+    signed in", then the form's fields sealed on the server (never in the browser) and
+    offered back, once, after signing in again."""
+    settings.SESSION_COOKIE_AGE = 24  # warns at 16 s idle, leaves at 22 s
+    team = TeamFactory(slug="north")
+    worker = UserFactory(username="typist", role=Role.CASEWORKER, team=team)
+    case = open_case(worker)
+    page = new_page()
+    login(page, worker)
+    page.goto(f"/cases/{case.reference}/encounters/new/")
+    page.get_by_label("Notes").fill("Words that must not be lost")
+    warning = page.get_by_role("alertdialog", name="You will be signed out soon")
+    warning.wait_for(timeout=25_000)
+    page.get_by_role("button", name="Stay signed in").click()
+    warning.wait_for(state="hidden")
+    page.get_by_role("heading", name="Sign in").wait_for(timeout=40_000)
+    assert page.evaluate("() => window.localStorage.length + window.sessionStorage.length") == 0
+    from access.models import FormDraft
+
+    assert FormDraft.objects.filter(user=worker).count() == 1
+    login(page, worker, steps_ahead=1)
+    page.get_by_role("link", name="Take it back").click()
+    assert page.get_by_label("Notes").input_value() == "Words that must not be lost"
+    assert not FormDraft.objects.exists()

@@ -213,7 +213,9 @@ def test_a_referral_for_a_service_moves_it_along(api, caseworker, supervisor, cl
         assert response.status_code == 200, response.content
         assert CaseService.objects.get(pk=service["id"]).status == service_status
     assert Referral.objects.get().receiver_status == "completed"
-    bad = client.patch(_url(case, f"referrals/{referral['id']}/"), {"status": "lost"}, format="json")
+    bad = client.patch(
+        _url(case, f"referrals/{referral['id']}/"), {"status": "lost"}, format="json"
+    )
     assert bad.status_code == 400
 
 
@@ -229,11 +231,17 @@ def test_tasks_are_given_within_the_team_and_marked_done(api, caseworker, make_s
     assert refused.status_code == 400
     task = client.post(
         _url(case, "tasks/"),
-        {"title": "Book interpreter", "due_on": TODAY().isoformat(), "assigned_to": caseworker.username},
+        {
+            "title": "Book interpreter",
+            "due_on": TODAY().isoformat(),
+            "assigned_to": caseworker.username,
+        },
         format="json",
     ).json()
     assert task["assigned_to"] == caseworker.username
-    done = client.patch(_url(case, f"tasks/{task['id']}/"), {"done": True, "version": 1}, format="json")
+    done = client.patch(
+        _url(case, f"tasks/{task['id']}/"), {"done": True, "version": 1}, format="json"
+    )
     assert done.status_code == 200 and done.json()["done_at"] is not None
     assert client.get("/api/v1/tasks/").json()["count"] == 0
 
