@@ -81,6 +81,8 @@ def _intake(page: Any, axe: Axe) -> str:
     heading = page.get_by_role("heading", level=1)
     heading.wait_for()
     reference = re.search(r"HV-[0-9A-Z]{4}-[0-9A-Z]{4}", heading.inner_text()).group(0)
+    # a reference never breaks across lines, on a phone either
+    assert heading.locator(".ref").evaluate("el => el.getClientRects().length") == 1
     axe.check("case")
     return reference
 
@@ -155,6 +157,8 @@ def _consent(page: Any, axe: Axe, reference: str) -> None:
     form = page.locator("form[data-draft]")
     form.get_by_role("button", name="Record consent").click()  # untouched: refused
     page.get_by_text("Choose what the person agreed to.", exact=True).wait_for()
+    # focus goes to the error summary, which links to each field
+    assert page.evaluate("() => document.activeElement.classList.contains('error-summary')")
     axe.check("consent errors")
     form.get_by_label("What the person agreed to").select_option("referral")
     form.get_by_label("Recipient (for referral or legal)").select_option("riverside")

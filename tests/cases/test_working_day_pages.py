@@ -184,6 +184,36 @@ def test_a_stale_edit_page_shows_the_other_version_whole_and_who_saved_it(casewo
     assert "Medical" in page or "medical" in page
 
 
+def test_a_stale_case_edit_is_a_conflict_page_that_keeps_the_typing(caseworker, api):
+    case = open_case(caseworker)
+    client = web_client(caseworker)
+    url = f"/cases/{case.reference}/edit/"
+    mine = page_form(client, url, containing="version")
+    api(caseworker).patch(
+        f"/api/v1/cases/{case.reference}/",
+        {"summary": "their summary", "version": 1},
+        format="json",
+    )
+    response = client.post(url, mine.data(summary="my summary"))
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "their summary" in page and "my summary" in page
+    assert Case.objects.get(pk=case.pk).summary == "their summary"
+
+
+def test_the_history_page_shows_earlier_values_by_role(caseworker, api):
+    """AS9-END-4."""
+    case = open_case(caseworker)
+    encounter = add_encounter(caseworker, case, notes="the first words")
+    api(caseworker).patch(
+        f"/api/v1/cases/{case.reference}/encounters/{encounter.pk}/",
+        {"notes": "corrected", "version": 1},
+        format="json",
+    )
+    page = web_client(caseworker).get(f"/cases/{case.reference}/history/").content.decode()
+    assert "the first words" in page and "Caseworker" in page
+
+
 # --- harmful actions ask first -------------------------------------------------------------
 
 
