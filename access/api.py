@@ -23,7 +23,7 @@ from access.services import (
     confidentiality_current,
     staff_set_language,
 )
-from haven.api import ERROR, ERRORS, ApiView, validated
+from haven.api import ERROR, ERRORS, ApiView, created, validated
 from haven.fields import StrictIntegerField, StrictSerializer, text
 
 
@@ -154,7 +154,7 @@ class DraftApi(ApiView):
         draft = drafts.draft_save(user=actor, path=data["path"], fields=data["form"])
         logout(request._request)
         body = {"id": draft.pk, "path": draft.path, "saved_at": draft.saved_at, "signed_out": True}
-        return Response(DraftOutput(body).data, status=201)
+        return created(DraftOutput(body).data)
 
 
 class ConfidentialityApi(ApiView):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
@@ -25,9 +24,7 @@ from access.models import (
 from access.roles import CASE_ROLES, Capability, Role, capabilities_of
 from audit.models import Anomaly
 from audit.services import event_record
-
-if TYPE_CHECKING:
-    from cases.models import Case
+from cases.models import Case
 
 TOKEN_PREFIX = "hvn_"  # noqa: S105  (a public prefix, not a secret)
 

@@ -31,6 +31,10 @@ def _care_work(batch: int = 2000) -> int:
     """A goal, a service and (for a third of the cases) an open task per case, due
     between a month ago and two months ahead; follow-ups on four cases in five."""
     today = timezone.localdate()
+
+    def day() -> dt.date:
+        return today + dt.timedelta(days=RNG.randint(-30, 60))
+
     ids = list(Case.objects.values_list("pk", "created_by_id"))
     made = 0
     for offset in tqdm(range(0, len(ids), batch), desc="seeding care work", unit="batch"):
@@ -39,10 +43,6 @@ def _care_work(batch: int = 2000) -> int:
         goals, services, tasks = [], [], []
         for pk, author in chunk:
             case = cases[pk]
-
-            def day() -> dt.date:
-                return today + dt.timedelta(days=RNG.randint(-30, 60))
-
             goals.append(
                 PlanGoal(
                     case=case,

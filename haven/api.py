@@ -206,6 +206,11 @@ class DownloadView(ApiView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
+def created(data: Any) -> Response:
+    """201 with the new record."""
+    return Response(data, status=status.HTTP_201_CREATED)
+
+
 def wants_bytes(request: Request, media: str) -> bool:
     """Whether the Accept header asks for octet-stream and not for the download's own
     type (``*/*`` or no header: its own type)."""

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,14 +28,11 @@ from haven.api import (
     STALE,
     ApiView,
     DownloadView,
+    created,
     paginated,
     validated,
     wants_bytes,
 )
-
-
-def _created(data: Any) -> Response:
-    return Response(data, status=status.HTTP_201_CREATED)
 
 
 class DueApi(ApiView):
@@ -86,7 +82,7 @@ class PlanApi(ApiView):
     def post(self, request: Request, *, actor: User, case: Case) -> Response:
         data = validated(s.GoalInput, request.data)
         goal = services.goal_add(actor=actor, case=case, **data)
-        return _created(s.GoalOutput(goal).data)
+        return created(s.GoalOutput(goal).data)
 
 
 class GoalApi(ApiView):
@@ -133,7 +129,7 @@ class ServicesApi(ApiView):
     def post(self, request: Request, *, actor: User, case: Case) -> Response:
         data = validated(s.ServiceInput, request.data)
         service = services.service_add(actor=actor, case=case, **data)
-        return _created(s.ServiceOutput(service).data)
+        return created(s.ServiceOutput(service).data)
 
 
 class ServiceApi(ApiView):
@@ -180,7 +176,7 @@ class CaseTasksApi(ApiView):
     def post(self, request: Request, *, actor: User, case: Case) -> Response:
         data = validated(s.TaskInput, request.data)
         task = services.task_add(actor=actor, case=case, **data)
-        return _created(s.TaskOutput(task).data)
+        return created(s.TaskOutput(task).data)
 
 
 class CaseTaskApi(ApiView):
@@ -264,7 +260,7 @@ class AttachmentsApi(ApiView):
             title=data["title"],
             data=data["file"].read(),
         )
-        return _created(s.AttachmentOutput(attachment).data)
+        return created(s.AttachmentOutput(attachment).data)
 
 
 FILE_TYPES = ("application/pdf", "image/jpeg", "image/png")

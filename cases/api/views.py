@@ -30,14 +30,11 @@ from haven.api import (
     STALE,
     ApiView,
     DownloadView,
+    created,
     paginated,
     validated,
     wants_bytes,
 )
-
-
-def _created(data: Any) -> Response:
-    return Response(data, status=status.HTTP_201_CREATED)
 
 
 class CaseListCreateApi(ApiView):
@@ -74,7 +71,7 @@ class CaseListCreateApi(ApiView):
             "readable": [c.reference for c in intake.duplicates.readable],
             "elsewhere": bool(intake.duplicates.elsewhere),
         }
-        return _created(s.CaseCreatedOutput(case).data)
+        return created(s.CaseCreatedOutput(case).data)
 
 
 SEARCH_DESCRIPTION = (
@@ -248,7 +245,7 @@ class EncounterListCreateApi(ApiView):
         data = dict(validated(s.EncounterInput, request.data))
         encounter = services.encounter_record(actor=actor, case=case, **data)
         output = s.ClinicalEncounterOutput if "clinical" in data else s.EncounterOutput
-        return _created(output(encounter).data)
+        return created(output(encounter).data)
 
 
 class EncounterDetailApi(ApiView):
@@ -326,7 +323,7 @@ class GrantListCreateApi(ApiView):
             granted_by=actor,
             expires_at=data.get("expires_at"),
         )
-        return _created(s.GrantOutput(grant).data)
+        return created(s.GrantOutput(grant).data)
 
 
 class GrantDetailApi(ApiView):
@@ -353,7 +350,7 @@ class BreakGlassApi(ApiView):
         case = policy.case_for_break_glass(actor, reference)
         data = validated(s.BreakGlassInput, request.data)
         grant = access_services.break_glass_open(case=case, user=actor, reason=data["reason"])
-        return _created(s.GrantOutput(grant).data)
+        return created(s.GrantOutput(grant).data)
 
 
 class OrganisationListCreateApi(ApiView):
@@ -378,7 +375,7 @@ class OrganisationListCreateApi(ApiView):
     def post(self, request: Request, *, actor: User) -> Response:
         data = validated(s.OrganisationInput, request.data)
         organisation = services.organisation_add(actor=actor, **data)
-        return _created(s.OrganisationOutput(organisation).data)
+        return created(s.OrganisationOutput(organisation).data)
 
 
 class ConsentListCreateApi(ApiView):
@@ -408,7 +405,7 @@ class ConsentListCreateApi(ApiView):
             form=data.pop("form_base64", None),
             **data,
         )
-        return _created(s.ConsentOutput(consent).data)
+        return created(s.ConsentOutput(consent).data)
 
 
 class ConsentWithdrawApi(ApiView):
@@ -468,7 +465,7 @@ class ReferralCreateApi(ApiView):
         }
         if passphrase is not None:
             body["passphrase"] = passphrase
-        return _created(s.ReferralCreatedOutput(body).data)
+        return created(s.ReferralCreatedOutput(body).data)
 
 
 class ReferralDownloadApi(DownloadView):

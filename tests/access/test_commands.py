@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from access.models import ApiToken, User
+from cases.models import Case, CaseService, CaseTask, PlanGoal
 
 pytestmark = pytest.mark.django_db
 
@@ -101,8 +102,6 @@ def test_issue_token_refuses_unknown_users_and_silly_lifetimes(caseworker):
 
 
 def test_seed_demo_is_safe_to_run_twice():
-    from cases.models import Case
-
     _call("seed_demo", "--allow-outside-demo", "--cases", "6")
     first = Case.objects.count()
     _call("seed_demo", "--allow-outside-demo", "--cases", "6")
@@ -117,8 +116,6 @@ def test_seed_demo_is_safe_to_run_twice():
 
 
 def test_seed_demo_gives_my_day_something_to_show():
-    from cases.models import CaseService, CaseTask, PlanGoal
-
     _call("seed_demo", "--allow-outside-demo", "--cases", "6")
     assert PlanGoal.objects.exists() and CaseService.objects.exists()
     assert CaseTask.objects.exists()

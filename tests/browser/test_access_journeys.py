@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from access.models import FormDraft
 from access.roles import Role
 from audit.models import Anomaly
 from tests.browser.conftest import login, shot
@@ -137,8 +138,6 @@ def test_the_idle_timeout_warns_keeps_the_typing_and_gives_it_back(new_page, set
     warning.wait_for(state="hidden")
     page.get_by_role("heading", name="Sign in").wait_for(timeout=40_000)
     assert page.evaluate("() => window.localStorage.length + window.sessionStorage.length") == 0
-    from access.models import FormDraft
-
     assert FormDraft.objects.filter(user=worker).count() == 1
     login(page, worker, steps_ahead=1)
     page.get_by_role("link", name="Take it back").click()

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from access.services import grant_assign
 from audit.models import AccessEvent
 from cases import selectors
 from cases.models import Case, CaseService, Referral
@@ -188,8 +189,6 @@ def test_a_referral_for_a_service_moves_it_along(api, caseworker, supervisor, cl
         method="verbal",
         given_at=timezone.now() - dt.timedelta(hours=1),
     )
-    from access.services import grant_assign
-
     grant_assign(case=case, user=clinician, granted_by=supervisor)
     made = api(clinician).post(
         _url(case, "referrals/"),
