@@ -87,3 +87,20 @@ def staff_endpoint(*, need: Capability | None = None, action: str = "") -> Calla
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def governance_endpoint(*, action: str, need: Capability) -> Callable[[_F], _F]:
+    """An act of governance on a case that reads no content (the legal hold): the DPO or
+    the case team's supervisor (``policy.case_for_governance``); the service records it."""
+
+    def decorate(handler: _F) -> _F:
+        @functools.wraps(handler)
+        def wrapper(*args: Any, reference: str, **kwargs: Any) -> Any:
+            head, request = _split(args)
+            actor = policy.acting_user(request.user)
+            case = policy.case_for_governance(actor, reference, action=action, need=need)
+            return handler(*head, *args[len(head) :], actor=actor, case=case, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -23,6 +23,20 @@ class RecordErased(Gone):
     default_detail = "This record was erased."
 
 
+class RecordEnded(Gone):
+    """The case was purged at the end of its retention (``purged``) or erased at the
+    survivor's request (``erased``): only a content-free tombstone is left."""
+
+    code = "purged"
+    default_detail = "This record was deleted at the end of its retention period."
+
+
+ENDED_DETAIL = {
+    "purged": "This record was deleted at the end of its retention period.",
+    "erased": "This record was erased at the survivor's request.",
+}
+
+
 class AlreadyHasAccess(Conflict):
     """Break-glass asked for a case the user can already read."""
 

@@ -26,12 +26,12 @@ from django.http import Http404
 from django.utils import timezone
 
 from access.crypto.errors import DataKeyDestroyed
-from access.errors import AlreadyHasAccess, BreakGlassLimit, RecordErased
+from access.errors import ENDED_DETAIL, AlreadyHasAccess, BreakGlassLimit, RecordEnded, RecordErased
 from access.models import CaseGrant, GrantKind, User
 from access.roles import Capability, Role
 from audit.models import Anomaly, Outcome
 from audit.services import event_record
-from cases.models import Case
+from cases.models import Case, Tombstone
 from haven.references import normalise
 
 TEAM_SUPERVISION_ONLY = frozenset({Capability.GRANT_MANAGE})
@@ -123,7 +123,7 @@ def _case_for(user: User, reference: str, *, need: Capability, action: str) -> t
         .first()
     )
     if case is None:
-        raise _deny(user, action, canonical, "not_found")
+        raise _ended_or_unknown(user, action, canonical)
     relation = relation_to(user, case)
     if relation is None:
         raise _deny(user, action, canonical, "no_relation")
@@ -137,6 +137,52 @@ def _case_for(user: User, reference: str, *, need: Capability, action: str) -> t
     if need in ASSIGNED_OR_TEAM and relation not in (GrantKind.ASSIGNMENT, "team"):
         raise _deny(user, action, canonical, "not_assigned", forbidden=True)
     return case, relation
+
+
+def _ended_or_unknown(user: User, action: str, canonical: str) -> Exception:
+    """No case under this reference: 410 if it was purged or erased (only the tombstone
+    is left, and it says nothing but that), else 404. Asked only of case roles."""
+    ended = (
+        Tombstone.objects.filter(survivor__reference=canonical)
+        .values_list("reason", flat=True)
+        .first()
+    )
+    if ended is None:
+        return _deny(user, action, canonical, "not_found")
+    _deny(user, action, canonical, ended)
+    return RecordEnded(ENDED_DETAIL[ended], code=ended)
+
+
+def case_for_governance(user: User, reference: str, *, action: str, need: Capability) -> Case:
+    """A case for an act of governance that reads no content (a legal hold): the DPO
+    reaches every case of the organisation; a supervisor, the cases of their own team.
+    Only a refusal is recorded here; the service records the act."""
+    canonical = normalise(reference) or ""
+    if not canonical:
+        raise _deny(user, action, "", "malformed_reference")
+    if not (can(user, Capability.CASE_READ) or can(user, Capability.AUDIT_REVIEW)):
+        raise _deny(user, action, canonical, "role_has_no_case_access")
+    case = (
+        Case.objects.select_related("survivor", "team")
+        .filter(survivor__reference=canonical)
+        .first()
+    )
+    if case is None:
+        raise _ended_or_unknown(user, action, canonical)
+    if can(user, Capability.AUDIT_REVIEW):
+        relation: str | None = "dpo"
+    else:
+        relation = relation_to(user, case)
+        if relation is None:
+            raise _deny(user, action, canonical, "no_relation")
+    if case.survivor.shredded_at is not None:
+        _deny(user, action, canonical, "erased")
+        raise RecordErased
+    if not can(user, need):
+        raise _deny(user, action, canonical, "capability", forbidden=True)
+    if relation not in ("dpo", "team"):
+        raise _deny(user, action, canonical, "not_team_supervisor", forbidden=True)
+    return case
 
 
 def case_for_read(

@@ -35,6 +35,10 @@ class Capability(StrEnum):
     ORGANISATION_MANAGE = "organisation.manage"
     AUDIT_REVIEW = "audit.review"
     STAFF_ADMIN = "staff.admin"
+    LEGAL_HOLD = "legal_hold.place"
+    LEGAL_HOLD_RELEASE = "legal_hold.release"
+    SUBJECT_REQUEST_DECIDE = "subject_request.decide"
+    STATISTICS = "statistics.view"
 
 
 _CASE_WORK = {
@@ -57,10 +61,20 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.GRANT_MANAGE,
             Capability.REFERRAL_EXPORT,
             Capability.ORGANISATION_MANAGE,
+            Capability.LEGAL_HOLD,
+            Capability.STATISTICS,
         }
     ),
     # The DPO and the administrator never read case content or identity.
-    Role.DPO: frozenset({Capability.AUDIT_REVIEW}),
+    Role.DPO: frozenset(
+        {
+            Capability.AUDIT_REVIEW,
+            Capability.LEGAL_HOLD,
+            Capability.LEGAL_HOLD_RELEASE,
+            Capability.SUBJECT_REQUEST_DECIDE,
+            Capability.STATISTICS,
+        }
+    ),
     Role.ADMIN: frozenset({Capability.STAFF_ADMIN, Capability.ORGANISATION_MANAGE}),
 }
 

@@ -4,6 +4,7 @@ staff only, so nothing here can reveal survivor content."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,3 +144,14 @@ def page_of(query: QuerySet[AccessEvent], number: object, size: int) -> Countles
     start = (page - 1) * size
     rows = list(query[start : start + size + 1])
     return CountlessPage(object_list=rows[:size], number=page, has_next=len(rows) > size)
+
+
+def events_about(reference: str) -> Iterator[Any]:
+    """Every access event on one case, oldest first, as (at, role, action, outcome):
+    what a survivor's own copy says about who accessed their record."""
+    return (
+        AccessEvent.objects.filter(case_reference=reference)
+        .order_by("at", "id")
+        .values("at", "actor_role", "action", "outcome")
+        .iterator(chunk_size=2000)
+    )

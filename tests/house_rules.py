@@ -46,11 +46,12 @@ ACCESS_CALLS = {
     "case_for_read",
     "case_for_write",
     "case_for_break_glass",
+    "case_for_governance",
     "access_report_for",
     "require_capability",
     "acting_user",
 }
-ACCESS_DECLARATIONS = {"case_endpoint", "staff_endpoint"}
+ACCESS_DECLARATIONS = {"case_endpoint", "staff_endpoint", "governance_endpoint"}
 HTTP_METHODS = {"get", "post", "patch", "put", "delete"}
 
 # Handlers that rightly make no access call, with the reason.

@@ -271,6 +271,8 @@ def test_every_case_model_survivor_field_is_encrypted():
             "closed_at",
             "risk_level",
             "legal_hold",
+            "legal_hold_at",
+            "legal_hold_by",
             "retention_until",
             "close_reason",
             "closure_checklist",
@@ -299,6 +301,34 @@ def test_every_case_model_survivor_field_is_encrypted():
     clear["CaseService"] = record | {"type", "status", "provider", "due_on"}
     clear["CaseTask"] = record | {"due_on", "assigned_to", "done_at"}
     clear["Attachment"] = record | {"kind", "media_type", "size", "stored_as", "consent"}
+    # What is left after purge or erasure (AS9-END-1): dates and the reason, no content.
+    clear["Tombstone"] = {
+        "survivor",
+        "reason",
+        "opened_on",
+        "closed_on",
+        "retention_until",
+        "ended_at",
+        "completed_at",
+        "files",
+    }
+    # The DPO's queue: references, kinds, dates and status (the reason and note sealed).
+    clear["SubjectRequest"] = {
+        "id",
+        "survivor",
+        "kind",
+        "format",
+        "status",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+        "language",
+        "sha256",
+        "available_until",
+        "downloaded_at",
+        "passphrase_shown_at",
+    }
     for name, allowed in clear.items():
         model = getattr(case_models, name)
         plain = {f.name for f in model._meta.concrete_fields if not isinstance(f, EncryptedField)}

@@ -4,6 +4,15 @@ Haven and what did (``disclosure``), and the care work in between (``care``).
 ``__str__`` of every model returns a reference or an id, never survivor data.
 """
 
+from cases.models.aftercare import (
+    EndReason,
+    RequestFormat,
+    RequestKind,
+    RequestStatus,
+    SubjectPackage,
+    SubjectRequest,
+    Tombstone,
+)
 from cases.models.care import (
     OPEN_GOAL_STATUSES,
     OPEN_SERVICE_STATUSES,
@@ -52,6 +61,13 @@ from cases.models.records import (
 )
 
 __all__ = [
+    "Tombstone",
+    "SubjectRequest",
+    "SubjectPackage",
+    "RequestStatus",
+    "RequestKind",
+    "RequestFormat",
+    "EndReason",
     "CLOSURE_CHECKLIST",
     "DISCLOSURE_SCOPES",
     "FORM_MAX_BYTES",

@@ -214,6 +214,11 @@ class Case(EncryptedModel):
     referral_source = EncryptedTextField(max_length=500)
     summary = EncryptedTextField(max_length=20_000)
     legal_hold = models.BooleanField(default=False)
+    legal_hold_reason = EncryptedTextField(max_length=1000)
+    legal_hold_at = models.DateTimeField(null=True, blank=True)
+    legal_hold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     retention_until = models.DateField(null=True, blank=True)
     close_reason = models.CharField(max_length=20, choices=CloseReason.choices, blank=True)
     close_note = EncryptedTextField(max_length=2000)
@@ -233,6 +238,11 @@ class Case(EncryptedModel):
         indexes = [
             models.Index(fields=["team", "status"], name="case_team_status"),
             models.Index(fields=["status", "follow_up_on"], name="case_status_follow_up"),
+            models.Index(
+                fields=["retention_until"],
+                name="case_due_for_purge",
+                condition=models.Q(status="closed", legal_hold=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,129 @@
+"""After care (AS9-END-1 to END-3): what is left of a survivor whose records were purged
+at the end of their retention or erased at their request, and the data-subject requests
+(GDPR Art. 15 access, Art. 17 erasure) made on their behalf.
+
+``__str__`` of every model returns a reference or an id, never survivor data.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from access.crypto.datakeys import DataKey
+from access.crypto.fields import EncryptedBinaryField, EncryptedModel, EncryptedTextField
+from cases.models.records import Survivor
+
+
+class EndReason(models.TextChoices):
+    PURGED = "purged", "Purged at the end of retention"
+    ERASED = "erased", "Erased at the survivor's request"
+
+
+class Tombstone(models.Model):
+    """What remains of a survivor after purge or erasure: the reference (on the survivor
+    row, whose data key is destroyed), the dates and the reason. Content-free.
+
+    ``completed_at`` is set once every content row and stored file is gone: a run that
+    stopped midway is finished by the next one (``purge_expired``)."""
+
+    survivor = models.OneToOneField(
+        Survivor, on_delete=models.PROTECT, primary_key=True, related_name="tombstone"
+    )
+    reason = models.CharField(max_length=10, choices=EndReason.choices)
+    opened_on = models.DateField(null=True, blank=True)
+    closed_on = models.DateField(null=True, blank=True)
+    retention_until = models.DateField(null=True, blank=True)
+    ended_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    files = models.JSONField(
+        default=list, blank=True, help_text="stored attachment names still to delete"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["completed_at"], name="tombstone_unfinished")]
+
+    def __str__(self) -> str:
+        return f"tombstone of {self.survivor_id} ({self.reason})"
+
+
+class RequestKind(models.TextChoices):
+    ACCESS = "access", "A copy of their records (access)"
+    ERASURE = "erasure", "Erasure of their records"
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for the DPO"
+    APPROVED = "approved", "Approved"
+    REFUSED = "refused", "Refused"
+    DONE = "done", "Carried out"
+    CANCELLED = "cancelled", "Cancelled: the records ended first"
+
+
+class RequestFormat(models.TextChoices):
+    PDF = "pdf", "PDF (AES-256, with a passphrase)"
+    JSON = "json", "JSON"
+
+
+class SubjectRequest(EncryptedModel):
+    """A data-subject request made on the survivor's behalf by a staff member who can
+    read their identity, decided by a DPO who is not the requester (four eyes).
+
+    The reason and the decision note are encrypted under the survivor's key: the DPO's
+    queue shows the reference, the kind, the dates and the status, never case content.
+    An approved access request is ``approved`` while its package waits and ``done``
+    once downloaded; an approved erasure is ``done`` at once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    survivor = models.ForeignKey(Survivor, on_delete=models.PROTECT, related_name="requests")
+    kind = models.CharField(max_length=10, choices=RequestKind.choices)
+    format = models.CharField(max_length=4, choices=RequestFormat.choices, blank=True)
+    status = models.CharField(
+        max_length=10, choices=RequestStatus.choices, default=RequestStatus.PENDING
+    )
+    reason = EncryptedTextField(max_length=2000)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = EncryptedTextField(max_length=2000)
+    language = models.CharField(max_length=10, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    available_until = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+    passphrase_shown_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at"]
+        indexes = [models.Index(fields=["status", "requested_at"], name="request_queue")]
+
+    def __str__(self) -> str:
+        return f"request {self.pk} ({self.kind})"
+
+    def data_key(self) -> DataKey:
+        return self.survivor.data_key()
+
+
+class SubjectPackage(EncryptedModel):
+    """The survivor's copy between approval and download, encrypted under their key and
+    deleted when collected, expired or erased. A PDF's passphrase is held here, sealed,
+    only until the requester has seen it once."""
+
+    request = models.OneToOneField(
+        SubjectRequest, on_delete=models.CASCADE, primary_key=True, related_name="package"
+    )
+    content = EncryptedBinaryField(max_length=100_000_000)
+    passphrase = EncryptedTextField(max_length=100)
+
+    def __str__(self) -> str:
+        return f"package of request {self.request_id}"
+
+    def data_key(self) -> DataKey:
+        return self.request.survivor.data_key()
