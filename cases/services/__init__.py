@@ -2,6 +2,24 @@
 policy, validates in full, writes its own access event in the same transaction, and
 keeps history of what it replaces. Interfaces call them as ``services.<name>``."""
 
+from cases.services.aftercare import (
+    LegalHold,
+    due_for_purge,
+    finish_unfinished,
+    legal_hold_place,
+    legal_hold_release,
+    purge_expired,
+    request_age_days,
+    subject_package_download,
+    subject_packages_purge,
+    subject_request_decide,
+    subject_request_get,
+    subject_request_make,
+    subject_request_passphrase,
+    subject_request_queue,
+    subject_requests_for,
+    survivor_erase,
+)
 from cases.services.attachments import AttachmentFile, attachment_add, attachment_open
 from cases.services.care import (
     goal_add,
@@ -45,6 +63,22 @@ from cases.services.records import (
 )
 
 __all__ = [
+    "LegalHold",
+    "due_for_purge",
+    "finish_unfinished",
+    "legal_hold_place",
+    "legal_hold_release",
+    "purge_expired",
+    "request_age_days",
+    "subject_package_download",
+    "subject_packages_purge",
+    "subject_request_decide",
+    "subject_request_get",
+    "subject_request_make",
+    "subject_request_passphrase",
+    "subject_request_queue",
+    "subject_requests_for",
+    "survivor_erase",
     "CASE_EDITABLE",
     "ENCOUNTER_EDITABLE",
     "REFERRAL_AVAILABLE",

@@ -5,14 +5,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cases.models import Case
-from cases.services import survivor_shred
+from cases.services import LegalHold, survivor_erase
 from haven.references import normalise
 
 
 class Command(BaseCommand):
     help = (
-        "Crypto-shred one survivor: destroy their data key and blind indexes. Irreversible; "
-        "their records become unreadable everywhere, including backups."
+        "Erase one survivor now: destroy their data key (their records become unreadable "
+        "everywhere, backups included), delete their records and blind indexes, and leave a "
+        "content-free tombstone. Irreversible; refused while the case is on legal hold. "
+        "The usual way is an erasure request approved by a DPO."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,5 +28,8 @@ class Command(BaseCommand):
         case = Case.objects.select_related("survivor").filter(survivor__reference=reference).first()
         if case is None:
             raise CommandError("no case with that reference")
-        survivor_shred(case=case)
-        self.stdout.write(f"shredded {reference}: its data key no longer exists")
+        try:
+            survivor_erase(actor=None, case=case)
+        except LegalHold as exc:
+            raise CommandError(exc.detail) from None
+        self.stdout.write(f"erased {reference}: its data key and records no longer exist")

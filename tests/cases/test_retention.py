@@ -1,0 +1,209 @@
+"""Retention, legal hold and purge (AS9-END-1): a closed case past its retention date is
+destroyed, with its key, rows, blind indexes and files, leaving a content-free tombstone;
+a held case survives; others are untouched."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.files.storage import storages
+from django.core.management import call_command
+from django.utils import timezone
+
+from access.models import CaseGrant
+from audit.chain import verify
+from audit.models import AccessEvent
+from cases.models import (
+    Attachment,
+    BlindIndexEntry,
+    Case,
+    Encounter,
+    Identity,
+    Revision,
+    Survivor,
+    Tombstone,
+)
+from cases.services import (
+    attachment_add,
+    case_close,
+    finish_unfinished,
+    legal_hold_place,
+    purge_expired,
+)
+from tests.factories import MARKERS, add_encounter, open_case
+
+pytestmark = pytest.mark.django_db
+
+
+def closed_past_retention(actor, *, document=False, **overrides):
+    case = open_case(actor, **overrides)
+    add_encounter(actor, case)
+    if document:
+        attachment_add(
+            actor=actor, case=case, kind="document", title="MARKER-TITLE", data=b"%PDF-1.4 doc"
+        )
+    case = case_close(actor=actor, case=case, reason="goals_met")
+    case.retention_until = timezone.localdate() - dt.timedelta(days=1)
+    case.save(update_fields=["retention_until"])
+    return case
+
+
+# --- legal hold ------------------------------------------------------------------
+
+
+def test_AS9_END_1_team_supervisor_and_dpo_place_a_hold_only_the_dpo_releases(
+    api, case_factory, supervisor, dpo, caseworker, last_event
+):
+    case = case_factory()
+    url = f"/api/v1/cases/{case.reference}/legal-hold/"
+    assert api(caseworker).post(url, {"reason": "asylum appeal"}, format="json").status_code == 403
+    placed = api(supervisor).post(url, {"reason": "asylum appeal"}, format="json")
+    assert placed.status_code == 200, placed.content
+    assert placed.json()["legal_hold"] is True
+    assert "summary" not in placed.json()
+    again = api(dpo).post(url, {"reason": "court"}, format="json")
+    assert (again.status_code, again.json()["code"]) == (409, "legal_hold")
+    refused = api(supervisor).delete(url, {"reason": "appeal over"}, format="json")
+    assert refused.status_code == 403
+    released = api(dpo).delete(url, {"reason": "appeal over"}, format="json")
+    assert released.status_code == 200
+    assert released.json()["legal_hold"] is False
+    event = last_event(action="legal_hold.release")
+    assert (event.actor_id, event.case_reference, event.outcome) == (
+        dpo.pk,
+        case.reference,
+        "allowed",
+    )
+    history = Revision.objects.filter(object_id=case.pk).order_by("changed_at")
+    assert [sorted(r.previous) for r in history][-2:] == [
+        ["legal_hold", "legal_hold_at", "legal_hold_reason"]
+    ] * 2
+
+
+def test_AS9_END_1_a_hold_needs_a_reason_and_outsiders_get_404(
+    api, case_factory, supervisor, make_staff, other_team
+):
+    case = case_factory()
+    url = f"/api/v1/cases/{case.reference}/legal-hold/"
+    missing = api(supervisor).post(url, {"reason": "  "}, format="json")
+    assert missing.status_code == 400
+    stranger = make_staff("supervisor", username="elsewhere", team=other_team)
+    assert api(stranger).post(url, {"reason": "x"}, format="json").status_code == 404
+    assert not Case.objects.get(pk=case.pk).legal_hold
+
+
+def test_AS9_END_1_the_hold_reason_is_sealed(case_factory, supervisor):
+    case = case_factory()
+    legal_hold_place(actor=supervisor, case=case, reason="MARKER-HOLD-REASON")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT legal_hold_reason FROM cases_case WHERE id = %s", [case.pk])
+        (stored,) = cursor.fetchone()
+    assert b"MARKER-HOLD-REASON" not in bytes(stored)
+    assert Case.objects.get(pk=case.pk).legal_hold_reason == "MARKER-HOLD-REASON"
+
+
+# --- purge -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def case_factory(caseworker):
+    return lambda **kw: open_case(caseworker, **kw)
+
+
+def test_AS9_END_1_purge_destroys_what_is_due_and_keeps_the_rest(
+    api, caseworker, supervisor, last_event
+):
+    due = closed_past_retention(caseworker, document=True)
+    stored = Attachment.objects.get(case=due).stored_as
+    held = closed_past_retention(caseworker, identity={"family_name": "Held"})
+    legal_hold_place(actor=supervisor, case=held, reason="trial")
+    not_yet = open_case(caseworker, identity={"family_name": "Later"})
+    not_yet = case_close(actor=caseworker, case=not_yet, reason="moved_away")
+    still_open = open_case(caseworker, identity={"family_name": "Open"}, summary="kept")
+
+    ended = purge_expired()
+
+    assert ended.survivors == 1 and ended.files == 1
+    assert not storages["attachments"].exists(stored)
+    survivor = Survivor.objects.get(pk=due.survivor_id)
+    assert survivor.wrapped_dek is None and survivor.shredded_at is not None
+    for model, lookup in (
+        (Case, {"pk": due.pk}),
+        (Identity, {"survivor_id": due.survivor_id}),
+        (Encounter, {"case_id": due.pk}),
+        (Attachment, {"case_id": due.pk}),
+        (Revision, {"survivor_id": due.survivor_id}),
+        (BlindIndexEntry, {"survivor_id": due.survivor_id}),
+        (CaseGrant, {"content_object_id": due.pk}),
+    ):
+        assert not model.objects.filter(**lookup).exists(), model.__name__
+    tombstone = Tombstone.objects.get(survivor_id=due.survivor_id)
+    assert (tombstone.reason, tombstone.closed_on, tombstone.completed_at is not None) == (
+        "purged",
+        timezone.localdate(),
+        True,
+    )
+    assert tombstone.retention_until == timezone.localdate() - dt.timedelta(days=1)
+    event = last_event(action="case.purge")
+    assert (event.case_reference, event.actor_id) == (due.reference, None)
+    assert verify().intact
+
+    response = api(caseworker).get(f"/api/v1/cases/{due.reference}/")
+    assert response.status_code == 410
+    assert response.json()["code"] == "purged"
+    for kept in (held, not_yet, still_open):
+        assert api(caseworker).get(f"/api/v1/cases/{kept.reference}/").status_code == 200
+    assert Case.objects.get(pk=still_open.pk).summary == "kept"
+
+
+def test_AS9_END_1_dry_run_changes_nothing_and_reports(caseworker):
+    due = closed_past_retention(caseworker)
+    out = io.StringIO()
+    call_command("purge_expired", "--dry-run", stdout=out)
+    assert "1 closed cases are past their retention date" in out.getvalue()
+    assert Case.objects.filter(pk=due.pk).exists()
+    assert not Tombstone.objects.exists()
+
+
+def test_AS9_END_1_the_command_purges_in_batches_and_a_second_run_has_nothing_to_do(caseworker):
+    cases = [closed_past_retention(caseworker, identity={"family_name": f"P{i}"}) for i in range(3)]
+    out = io.StringIO()
+    call_command("purge_expired", "--batch", "2", stdout=out, stderr=io.StringIO())
+    assert "purged 3 cases" in out.getvalue()
+    assert Tombstone.objects.filter(survivor_id__in=[c.survivor_id for c in cases]).count() == 3
+    out = io.StringIO()
+    call_command("purge_expired", stdout=out, stderr=io.StringIO())
+    assert "purged 0 cases" in out.getvalue()
+    assert AccessEvent.objects.filter(action="case.purge").count() == 3
+
+
+def test_AS9_END_1_a_run_that_stopped_before_the_files_is_finished_by_the_next(caseworker):
+    case = closed_past_retention(caseworker, document=True)
+    stored = Attachment.objects.get(case=case).stored_as
+    import cases.services.aftercare as aftercare
+
+    original = aftercare._delete_files
+    aftercare._delete_files = lambda tombstones: 0  # the process dies after the commit
+    try:
+        purge_expired()
+    finally:
+        aftercare._delete_files = original
+    assert storages["attachments"].exists(stored)
+    assert Tombstone.objects.get(survivor_id=case.survivor_id).completed_at is None
+    assert finish_unfinished() == 1
+    assert not storages["attachments"].exists(stored)
+    assert Tombstone.objects.get(survivor_id=case.survivor_id).completed_at is not None
+
+
+def test_AS9_END_1_the_web_page_of_a_purged_case_says_so(caseworker):
+    from tests.helpers import web_client
+
+    due = closed_past_retention(caseworker)
+    purge_expired()
+    response = web_client(caseworker).get(f"/cases/{due.reference}/")
+    assert response.status_code == 410
+    assert MARKERS["summary"] not in response.content.decode()
