@@ -230,6 +230,10 @@ SPECTACULAR_SETTINGS = {
         "ServiceStatusEnum": "cases.models.ServiceStatus",
         "ReceiverStatusEnum": "cases.models.ReceiverStatus",
         "OutcomeEnum": "audit.models.Outcome",
+        "FormatEnum": "cases.models.ReferralFormat",
+        "RequestFormatEnum": "cases.models.RequestFormat",
+        "RequestKindEnum": "cases.models.RequestKind",
+        "DecisionEnum": [("approve", "approve"), ("refuse", "refuse")],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from access.crypto import blind
@@ -20,6 +22,8 @@ from cases.models import (
     ReceiverStatus,
     ReferralFormat,
     ReferralSection,
+    RequestFormat,
+    RequestKind,
     RiskLevel,
     Service,
     ServiceStatus,
@@ -157,6 +161,9 @@ class CaseOutput(serializers.Serializer[Any]):
     referral_source = serializers.CharField(allow_null=True)
     summary = serializers.CharField(allow_null=True)
     legal_hold = serializers.BooleanField()
+    legal_hold_at = serializers.DateTimeField(
+        allow_null=True, help_text="since when the case is on legal hold"
+    )
     retention_until = serializers.DateField(allow_null=True)
     version = serializers.IntegerField(help_text="send it back with a change (stale → 409)")
     close_reason = serializers.CharField(
@@ -650,4 +657,67 @@ class ReferralOutput(serializers.Serializer[Any]):
 class ReferralStatusInput(StrictSerializer):
     status = serializers.ChoiceField(
         choices=ReceiverStatus.choices, help_text="what the receiving organisation answered"
+    )
+
+
+# --- after care: legal hold, data-subject requests -------------------------------
+
+
+class LegalHoldInput(StrictSerializer):
+    reason = text(1000, required=True, allow_null=False)
+
+
+class LegalHoldOutput(serializers.Serializer[Any]):
+    """What the hold changed, and no case content (the DPO reads none)."""
+
+    reference = serializers.CharField(source="survivor.reference")
+    status = serializers.CharField()
+    legal_hold = serializers.BooleanField()
+    legal_hold_at = serializers.DateTimeField(allow_null=True)
+    retention_until = serializers.DateField(allow_null=True)
+
+
+class SubjectRequestInput(StrictSerializer):
+    kind = serializers.ChoiceField(choices=RequestKind.choices)
+    reason = text(2000, required=True, allow_null=False)
+    format = serializers.ChoiceField(
+        choices=RequestFormat.choices,
+        required=False,
+        help_text="for an access request: pdf (default) or json",
+    )
+
+
+class DecideInput(StrictSerializer):
+    decision = serializers.ChoiceField(choices=[("approve", "approve"), ("refuse", "refuse")])
+    note = text(2000)
+
+
+class SubjectRequestOutput(serializers.Serializer[Any]):
+    """A request as the DPO's queue and the requester see it: references, kinds, dates
+    and status, never case content. ``download_url``, ``sha256`` and ``passphrase`` are
+    for the requester of an approved access request; the passphrase is given once."""
+
+    id = serializers.UUIDField()
+    reference = serializers.CharField(source="survivor.reference")
+    kind = serializers.CharField()
+    format = serializers.CharField(allow_blank=True)
+    status = serializers.CharField()
+    requested_at = serializers.DateTimeField()
+    requested_by = serializers.CharField(source="requested_by.username")
+    age_days = serializers.SerializerMethodField(help_text="days since the request was made")
+    decided_at = serializers.DateTimeField(allow_null=True)
+    available_until = serializers.DateTimeField(allow_null=True)
+    downloaded_at = serializers.DateTimeField(allow_null=True)
+    language = serializers.CharField(allow_blank=True)
+
+    def get_age_days(self, obj: Any) -> int:
+        end: dt.datetime = obj.decided_at or timezone.now()
+        return int((end - obj.requested_at).days)
+
+
+class SubjectRequestDetailOutput(SubjectRequestOutput):
+    download_url = serializers.CharField(required=False)
+    sha256 = serializers.CharField(required=False)
+    passphrase = serializers.CharField(
+        required=False, help_text="the PDF's passphrase, in the first answer after approval only"
     )

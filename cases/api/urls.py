@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 import haven.converters  # noqa: F401  (registers <id:...>)
-from cases.api import care, views
+from cases.api import aftercare, care, views
 
 urlpatterns = [
     path("cases/", views.CaseListCreateApi.as_view(), name="cases"),
@@ -11,6 +11,27 @@ urlpatterns = [
     path("cases/<str:reference>/", views.CaseDetailApi.as_view(), name="case"),
     path("cases/<str:reference>/close/", views.CaseCloseApi.as_view(), name="case-close"),
     path("cases/<str:reference>/reopen/", views.CaseReopenApi.as_view(), name="case-reopen"),
+    path("cases/<str:reference>/legal-hold/", aftercare.LegalHoldApi.as_view(), name="legal-hold"),
+    path(
+        "cases/<str:reference>/legal-hold/release/",
+        aftercare.LegalHoldReleaseApi.as_view(),
+        name="legal-hold-release",
+    ),
+    path(
+        "cases/<str:reference>/requests/", aftercare.CaseRequestsApi.as_view(), name="case-requests"
+    ),
+    path("requests/", aftercare.RequestListApi.as_view(), name="requests"),
+    path("requests/<uuid:request_id>/", aftercare.RequestDetailApi.as_view(), name="request"),
+    path(
+        "requests/<uuid:request_id>/decide/",
+        aftercare.RequestDecideApi.as_view(),
+        name="request-decide",
+    ),
+    path(
+        "requests/<uuid:request_id>/download/",
+        aftercare.RequestDownloadApi.as_view(),
+        name="request-download",
+    ),
     path("cases/<str:reference>/identity/", views.IdentityApi.as_view(), name="identity"),
     path(
         "cases/<str:reference>/identity/history/",

@@ -280,6 +280,57 @@ def _new_referral(w: World) -> Any:
     return referral
 
 
+def legal_hold_expect(release: bool):
+    """The DPO reaches every case; a supervisor places a hold on their own team's cases;
+    only the DPO releases. Others who read the case are refused; the rest see nothing."""
+
+    def expect(role, rel):
+        if role == Role.DPO:
+            return 200
+        if not _reads(role, rel):
+            return 404
+        return 200 if rel == "team_supervisor" and not release else 403
+
+    return expect
+
+
+def _held(w: World, held: bool) -> str:
+    """The case's reference, on hold or not as the cell needs, whatever came before."""
+    case = Case.objects.get(pk=w.case.pk)
+    if case.legal_hold != held:
+        case.legal_hold = held
+        case.save(update_fields=["legal_hold"])
+    return str(w.case.reference)
+
+
+def request_view_expect(role, rel):
+    """A request made by the team's supervisor: they and the DPO see it."""
+    return 200 if role == Role.DPO or rel == "team_supervisor" else 404
+
+
+def request_download_expect(role, rel):
+    if role not in CASE_ROLES:
+        return 403
+    return 200 if rel == "team_supervisor" else 404  # only the requester, once
+
+
+def _new_request(w: World, *, approve: bool = False) -> Any:
+    """An access request of the team's supervisor, the only one waiting; approved by a
+    DPO of its own when asked."""
+    from cases.models import SubjectRequest
+
+    SubjectRequest.objects.filter(survivor_id=w.case.survivor_id, kind="access").exclude(
+        status="done"
+    ).update(status="cancelled")
+    made = services.subject_request_make(
+        actor=w.team_supervisor, case=w.case, kind="access", reason="The person asked", fmt="json"
+    )
+    if approve:
+        dpo = UserFactory(username=f"dpo-{uuid.uuid4().hex[:6]}", role=Role.DPO, team=None)
+        services.subject_request_decide(actor=dpo, request_id=made.pk, decision="approve")
+    return made.pk
+
+
 def _today() -> dt.date:
     return timezone.localdate()
 
@@ -1114,6 +1165,75 @@ ENDPOINTS = [
         close_expect,
         web=True,
         event="case.view",
+    ),
+    Endpoint(
+        "legal hold place",
+        "api/v1/cases/<str:reference>/legal-hold/",
+        "post",
+        lambda w: f"/api/v1/cases/{_held(w, False)}/legal-hold/",
+        legal_hold_expect(release=False),
+        body=lambda w: {"reason": "Evidence in a pending trial"},
+        event="legal_hold.place",
+    ),
+    Endpoint(
+        "legal hold release",
+        "api/v1/cases/<str:reference>/legal-hold/",
+        "delete",
+        lambda w: f"/api/v1/cases/{_held(w, True)}/legal-hold/",
+        legal_hold_expect(release=True),
+        body=lambda w: {"reason": "The trial ended"},
+        event="legal_hold.release",
+    ),
+    Endpoint(
+        "legal hold release by POST",
+        "api/v1/cases/<str:reference>/legal-hold/release/",
+        "post",
+        lambda w: f"/api/v1/cases/{_held(w, True)}/legal-hold/release/",
+        legal_hold_expect(release=True),
+        body=lambda w: {"reason": "The second trial ended"},
+        event="legal_hold.release",
+    ),
+    Endpoint(
+        "subject request make",
+        "api/v1/cases/<str:reference>/requests/",
+        "post",
+        lambda w: f"/api/v1/cases/{w.case.reference}/requests/",
+        case_read(201),
+        body=lambda w: {"kind": "erasure", "reason": "The person asked us to forget them"},
+        event="subject_request.make",
+    ),
+    Endpoint(
+        "subject requests",
+        "api/v1/requests/",
+        "get",
+        lambda w: "/api/v1/requests/",
+        always(200),
+        event="subject_request.list",
+    ),
+    Endpoint(
+        "subject request",
+        "api/v1/requests/<uuid:request_id>/",
+        "get",
+        lambda w: f"/api/v1/requests/{_new_request(w)}/",
+        request_view_expect,
+        event="subject_request.view",
+    ),
+    Endpoint(
+        "subject request decide",
+        "api/v1/requests/<uuid:request_id>/decide/",
+        "post",
+        lambda w: f"/api/v1/requests/{_new_request(w)}/decide/",
+        DPO_ONLY,
+        body=lambda w: {"decision": "refuse", "note": "Not the person's own wish"},
+        event="subject_request.decide",
+    ),
+    Endpoint(
+        "subject request download",
+        "api/v1/requests/<uuid:request_id>/download/",
+        "get",
+        lambda w: f"/api/v1/requests/{_new_request(w, approve=True)}/download/",
+        request_download_expect,
+        event="subject_request.download",
     ),
     # Closing changes what may be recorded, so it comes late, and reopening after it.
     Endpoint(

@@ -1,0 +1,226 @@
+"""API for after care: the legal hold and data-subject requests (AS9-END-1 to END-3).
+Each handler declares its access, parses, calls one service and serialises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from access.endpoints import case_endpoint, governance_endpoint, staff_endpoint
+from access.models import User
+from access.roles import Capability
+from cases import services
+from cases.api import serializers as s
+from cases.models import Case, RequestKind, RequestStatus, SubjectRequest
+from haven.api import (
+    ERROR,
+    ERRORS,
+    ApiView,
+    DownloadView,
+    created,
+    paginated,
+    validated,
+    wants_bytes,
+)
+
+
+class LegalHoldApi(ApiView):
+    @extend_schema(
+        operation_id="legal_hold_place",
+        request=s.LegalHoldInput,
+        responses={
+            200: s.LegalHoldOutput,
+            409: OpenApiResponse(ERROR, description="legal_hold: the case is held already"),
+            **ERRORS,
+        },
+        summary="Place a legal hold (team supervisor or DPO): the case is never purged or erased",
+    )
+    @governance_endpoint(action="legal_hold.place", need=Capability.LEGAL_HOLD)
+    def post(self, request: Request, *, actor: User, case: Case) -> Response:
+        data = validated(s.LegalHoldInput, request.data)
+        held = services.legal_hold_place(actor=actor, case=case, reason=data["reason"])
+        return Response(s.LegalHoldOutput(held).data)
+
+    @extend_schema(
+        operation_id="legal_hold_release",
+        description=(
+            'The body is `{"reason"}` as for placing; OpenAPI 3.0 cannot describe a body '
+            "on DELETE, so clients that cannot send one use `POST .../legal-hold/release/`."
+        ),
+        responses={
+            200: s.LegalHoldOutput,
+            409: OpenApiResponse(ERROR, description="not_held: the case is not on hold"),
+            **ERRORS,
+        },
+        summary="Release a legal hold (DPO only), with a reason",
+    )
+    @governance_endpoint(action="legal_hold.release", need=Capability.LEGAL_HOLD_RELEASE)
+    def delete(self, request: Request, *, actor: User, case: Case) -> Response:
+        data = validated(s.LegalHoldInput, request.data)
+        released = services.legal_hold_release(actor=actor, case=case, reason=data["reason"])
+        return Response(s.LegalHoldOutput(released).data)
+
+
+class CaseRequestsApi(ApiView):
+    @extend_schema(
+        operation_id="subject_requests_make",
+        request=s.SubjectRequestInput,
+        responses={
+            201: s.SubjectRequestOutput,
+            409: OpenApiResponse(ERROR, description="request_pending: one is waiting already"),
+            **ERRORS,
+        },
+        summary="Ask, on the survivor's behalf, for a copy of their records or for erasure",
+        description="Staff who read the identity. A DPO other than the requester decides.",
+    )
+    @case_endpoint(action="subject_request.make", need=Capability.IDENTITY_READ, writes=True)
+    def post(self, request: Request, *, actor: User, case: Case) -> Response:
+        data = validated(s.SubjectRequestInput, request.data)
+        made = services.subject_request_make(
+            actor=actor,
+            case=case,
+            kind=data["kind"],
+            reason=data["reason"],
+            fmt=data.get("format", ""),
+        )
+        return created(s.SubjectRequestOutput(made).data)
+
+
+class RequestListApi(ApiView):
+    @extend_schema(
+        operation_id="subject_requests_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=RequestStatus.values, required=False),
+        ],
+        responses={200: paginated(s.SubjectRequestOutput), **ERRORS},
+        summary="Data-subject requests: every one for the DPO, one's own for others",
+        description="References, kinds, dates and status only; never case content.",
+    )
+    @staff_endpoint()
+    def get(self, request: Request, *, actor: User) -> Response:
+        query = services.subject_request_queue(
+            actor=actor, status=str(request.query_params.get("status", ""))
+        ).select_related("requested_by")
+        paginator, page = self.paginate(request, query)
+        return paginator.get_paginated_response(s.SubjectRequestOutput(page, many=True).data)
+
+
+def _request_detail(actor: User, found: SubjectRequest) -> dict[str, Any]:
+    """A request as its requester or the DPO sees it; for the requester of a prepared
+    access package, how to collect it (and, once, the PDF's passphrase)."""
+    body: dict[str, Any] = dict(s.SubjectRequestOutput(found).data)
+    ready = (
+        found.kind == RequestKind.ACCESS
+        and found.status == RequestStatus.APPROVED
+        and found.requested_by_id == actor.pk
+    )
+    if ready:
+        body["download_url"] = reverse("api:request-download", args=[found.pk])
+        body["sha256"] = found.sha256
+        passphrase = services.subject_request_passphrase(actor=actor, request=found)
+        if passphrase is not None:
+            body["passphrase"] = passphrase
+    return body
+
+
+class RequestDetailApi(ApiView):
+    @extend_schema(
+        operation_id="subject_requests_get",
+        responses={200: s.SubjectRequestDetailOutput, **ERRORS},
+        summary="A request's status; for an approved access request, its package",
+        description=(
+            "The requester of an approved access request gets `download_url` and `sha256`, "
+            "and the PDF's `passphrase` in the first answer only."
+        ),
+    )
+    @staff_endpoint()
+    def get(self, request: Request, request_id: Any, *, actor: User) -> Response:
+        found = services.subject_request_get(actor=actor, request_id=request_id)
+        return Response(_request_detail(actor, found))
+
+
+class RequestDecideApi(ApiView):
+    @extend_schema(
+        operation_id="subject_requests_decide",
+        request=s.DecideInput,
+        responses={
+            200: s.SubjectRequestOutput,
+            409: OpenApiResponse(
+                ERROR, description="legal_hold (erasure of a held case) or decided (already)"
+            ),
+            **ERRORS,
+        },
+        summary="Approve or refuse (a DPO who is not the requester)",
+        description=(
+            "Approving an erasure crypto-shreds the survivor and deletes their records at "
+            "once; approving an access request prepares the package for the requester."
+        ),
+    )
+    @staff_endpoint(need=Capability.SUBJECT_REQUEST_DECIDE, action="subject_request.decide")
+    def post(self, request: Request, request_id: Any, *, actor: User) -> Response:
+        data = validated(s.DecideInput, request.data)
+        decided = services.subject_request_decide(
+            actor=actor, request_id=request_id, decision=data["decision"], note=data.get("note")
+        )
+        return Response(s.SubjectRequestOutput(decided).data)
+
+
+class RequestDownloadApi(DownloadView):
+    download_media_types = ("application/octet-stream", "application/pdf", "application/json")
+
+    @extend_schema(
+        operation_id="subject_requests_download",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="the package, when asked for as bytes"
+            ),
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="the AES-256 encrypted copy (format pdf)"
+            ),
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="the copy as JSON (format json)"
+            ),
+            409: OpenApiResponse(ERROR, description="pending: the request is not decided yet"),
+            **ERRORS,
+        },
+        summary="The survivor's copy, once, to the requester; afterwards 410",
+    )
+    @staff_endpoint(need=Capability.IDENTITY_READ, action="subject_request.download")
+    def get(self, request: Request, request_id: Any, *, actor: User) -> HttpResponse:
+        found, content = services.subject_package_download(actor=actor, request_id=request_id)
+        media = "application/pdf" if found.format == "pdf" else "application/json"
+        if wants_bytes(request, media):
+            media = "application/octet-stream"
+        response = HttpResponse(content, content_type=media)
+        response["Content-Disposition"] = (
+            f'attachment; filename="records-{found.pk}.{found.format or "json"}"'
+        )
+        response["X-Content-SHA256"] = found.sha256
+        return response
+
+
+class LegalHoldReleaseApi(ApiView):
+    """``POST .../legal-hold/release/``: the same release as ``DELETE .../legal-hold/``,
+    for clients (and generated ones) that cannot send a body with DELETE."""
+
+    @extend_schema(
+        operation_id="legal_hold_release_post",
+        request=s.LegalHoldInput,
+        responses={
+            200: s.LegalHoldOutput,
+            409: OpenApiResponse(ERROR, description="not_held: the case is not on hold"),
+            **ERRORS,
+        },
+        summary="Release a legal hold (DPO only), with a reason; as DELETE .../legal-hold/",
+    )
+    @governance_endpoint(action="legal_hold.release", need=Capability.LEGAL_HOLD_RELEASE)
+    def post(self, request: Request, *, actor: User, case: Case) -> Response:
+        data = validated(s.LegalHoldInput, request.data)
+        released = services.legal_hold_release(actor=actor, case=case, reason=data["reason"])
+        return Response(s.LegalHoldOutput(released).data)
