@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+KANON := .venv-kanon
+KANON_STAMP := $(KANON)/.installed
 PORT ?= 8000
 DEMO_ENV := HAVEN_DEMO=1 DJANGO_SECURE_SSL_REDIRECT=0
 
@@ -16,7 +18,12 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+$(KANON_STAMP): requirements-kanon.txt
+	test -d $(KANON) || $(PYTHON) -m venv $(KANON)
+	$(KANON)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-kanon.txt
+	touch $(KANON_STAMP)
+
+install: $(STAMP) $(KANON_STAMP)
 
 run: $(STAMP)
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
@@ -33,17 +40,17 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
 
-unit: $(STAMP)
+unit: $(STAMP) $(KANON_STAMP)
 	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
 
 browser: $(STAMP)
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
-test: lint
+test: lint $(KANON_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3* staticfiles
+	rm -rf $(VENV) $(KANON) var/*.sqlite3* staticfiles

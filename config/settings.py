@@ -278,6 +278,8 @@ HAVEN_BLIND_INDEX_BITS = env.int("HAVEN_BLIND_INDEX_BITS", default=8)
 HAVEN_BREAK_GLASS_HOURS = env.int("HAVEN_BREAK_GLASS_HOURS", default=4)
 # How long a closed case is kept before it may be purged (six years by default).
 HAVEN_RETENTION_DAYS = env.int("HAVEN_RETENTION_DAYS", default=2190)
+# Statistics: every published count under this is suppressed (docs/data-protection.md).
+HAVEN_STATS_MIN_CELL = max(2, env.int("HAVEN_STATS_MIN_CELL", default=5))
 # Emergency accesses one person may have open at once; beyond that a supervisor grants.
 HAVEN_BREAK_GLASS_MAX_OPEN = env.int("HAVEN_BREAK_GLASS_MAX_OPEN", default=3)
 HAVEN_SESSION_MAX_SECONDS = env.int("HAVEN_SESSION_MAX_SECONDS", default=12 * 3600)

@@ -224,3 +224,35 @@ class LegalHoldReleaseApi(ApiView):
         data = validated(s.LegalHoldInput, request.data)
         released = services.legal_hold_release(actor=actor, case=case, reason=data["reason"])
         return Response(s.LegalHoldOutput(released).data)
+
+
+class StatisticsApi(ApiView):
+    @extend_schema(
+        operation_id="statistics",
+        parameters=[
+            OpenApiParameter(
+                "by", str, enum=list(services.DIMENSIONS), required=False, description="rows"
+            ),
+            OpenApiParameter("since", str, required=False, description="YYYY-MM (first month)"),
+            OpenApiParameter("until", str, required=False, description="YYYY-MM (last month)"),
+        ],
+        responses={200: s.StatisticsOutput, **ERRORS},
+        summary="Counts of cases by risk level, trafficking type, status, encounter kind "
+        "and month; small counts suppressed (DPO and supervisors)",
+        description=(
+            "Only cases with a research consent in force are counted. Every count under "
+            "`min_cell` (HAVEN_STATS_MIN_CELL) is suppressed and marked, and others with "
+            "it so that no suppressed count can be worked out from the totals. Row totals "
+            "cover every month, so that two windows cannot be subtracted."
+        ),
+    )
+    @staff_endpoint(need=Capability.STATISTICS, action="statistics.view")
+    def get(self, request: Request, *, actor: User) -> Response:
+        params = request.query_params
+        table = services.statistics_table(
+            actor=actor,
+            by=str(params.get("by") or "risk_level"),
+            since=params.get("since") or None,
+            until=params.get("until") or None,
+        )
+        return Response(s.statistics_data(table))

@@ -721,3 +721,58 @@ class SubjectRequestDetailOutput(SubjectRequestOutput):
     passphrase = serializers.CharField(
         required=False, help_text="the PDF's passphrase, in the first answer after approval only"
     )
+
+
+class StatisticsCellOutput(serializers.Serializer[Any]):
+    count = serializers.IntegerField(
+        allow_null=True, help_text="null when suppressed: never a count under min_cell"
+    )
+    suppressed = serializers.BooleanField()
+
+
+class StatisticsRowOutput(serializers.Serializer[Any]):
+    value = serializers.CharField(help_text="the code counted by (or `cases`, or `total`)")
+    label = serializers.CharField()  # type: ignore[assignment]
+    cells = StatisticsCellOutput(many=True, help_text="one per month, in the order of months")
+    total = StatisticsCellOutput(help_text="over every month, not only those shown")
+
+
+class StatisticsOutput(serializers.Serializer[Any]):
+    by = serializers.CharField()
+    since = serializers.CharField(help_text="YYYY-MM")
+    until = serializers.CharField(help_text="YYYY-MM")
+    months = serializers.ListField(child=serializers.CharField())
+    rows = StatisticsRowOutput(many=True)
+    totals = StatisticsRowOutput(help_text="each month's total, and the grand total")
+    min_cell = serializers.IntegerField(help_text="HAVEN_STATS_MIN_CELL")
+    scope = serializers.CharField(
+        help_text="research_consent: only cases with a research consent in force are counted"
+    )
+    as_of = serializers.DateTimeField()
+
+
+def statistics_data(table: Any) -> dict[str, Any]:
+    """A ``services.Table`` as the API answers it."""
+
+    def cell(c: Any) -> dict[str, Any]:
+        return {"count": c.count, "suppressed": c.suppressed}
+
+    def row(r: Any) -> dict[str, Any]:
+        return {
+            "value": r.value,
+            "label": r.label,
+            "cells": [cell(c) for c in r.cells],
+            "total": cell(r.total),
+        }
+
+    return {
+        "by": table.by,
+        "since": table.since.isoformat()[:7],
+        "until": table.until.isoformat()[:7],
+        "months": table.months,
+        "rows": [row(r) for r in table.rows],
+        "totals": row(table.totals),
+        "min_cell": table.min_cell,
+        "scope": table.scope,
+        "as_of": table.as_of.isoformat(),
+    }

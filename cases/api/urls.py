@@ -21,6 +21,7 @@ urlpatterns = [
         "cases/<str:reference>/requests/", aftercare.CaseRequestsApi.as_view(), name="case-requests"
     ),
     path("requests/", aftercare.RequestListApi.as_view(), name="requests"),
+    path("statistics/", aftercare.StatisticsApi.as_view(), name="statistics"),
     path("requests/<uuid:request_id>/", aftercare.RequestDetailApi.as_view(), name="request"),
     path(
         "requests/<uuid:request_id>/decide/",

@@ -127,3 +127,25 @@ class SubjectPackage(EncryptedModel):
 
     def data_key(self) -> DataKey:
         return self.request.survivor.data_key()
+
+
+class StatisticsFacet(models.Model):
+    """One trafficking type of a case whose survivor consented to research use of their
+    data (a ``research`` consent), kept in the clear so that counts by type are one
+    query: the case's own ``trafficking_types`` are sealed under the survivor's key and
+    could not be counted without opening every key. Rows exist only while such a
+    consent exists (``services.statistics_facet_sync``) and go with the case at purge
+    or erasure. Nothing else of the case is here (docs/data-protection.md)."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
+    trafficking_type = models.CharField(max_length=30)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "trafficking_type"], name="statistics_facet_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"statistics facet {self.pk}"

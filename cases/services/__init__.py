@@ -61,8 +61,22 @@ from cases.services.records import (
     identity_rectify,
     survivor_shred,
 )
+from cases.services.statistics import (
+    DIMENSIONS,
+    Table,
+    statistics_csv_rows,
+    statistics_facet_sync,
+    statistics_facets_prune,
+    statistics_table,
+)
 
 __all__ = [
+    "DIMENSIONS",
+    "Table",
+    "statistics_csv_rows",
+    "statistics_facet_sync",
+    "statistics_facets_prune",
+    "statistics_table",
     "LegalHold",
     "due_for_purge",
     "finish_unfinished",

@@ -53,6 +53,7 @@ from cases.models import (
     RequestKind,
     RequestStatus,
     Revision,
+    StatisticsFacet,
     SubjectPackage,
     SubjectRequest,
     Survivor,
@@ -200,7 +201,16 @@ def _end_locked(cases: list[Case], *, reason: str, actor: User | None) -> list[T
     in_cases = Q(case_id__in=case_ids)
     _delete_rows(ReferralPackage.objects.filter(referral__case_id__in=case_ids))
     _delete_rows(SubjectPackage.objects.filter(request__survivor_id__in=survivor_ids))
-    for model in (Referral, Attachment, CaseTask, CaseService, PlanGoal, Consent, Encounter):
+    for model in (
+        StatisticsFacet,
+        Referral,
+        Attachment,
+        CaseTask,
+        CaseService,
+        PlanGoal,
+        Consent,
+        Encounter,
+    ):
         _delete_rows(model.objects.filter(in_cases))
     _delete_rows(CaseGrant.objects.filter(content_object_id__in=case_ids))
     _delete_rows(Revision.objects.filter(survivor_id__in=survivor_ids))

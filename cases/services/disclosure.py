@@ -43,6 +43,7 @@ from cases.services.common import (
     save_next_version,
 )
 from cases.services.lifecycle import retention_from
+from cases.services.statistics import statistics_facet_sync
 from haven.errors import Forbidden
 
 
@@ -136,6 +137,8 @@ def consent_record(
         current.storage_withdrawn_at = None
         current.retention_until = None
         current.save(update_fields=["storage_withdrawn_at", "retention_until"])
+    if scope == ConsentScope.RESEARCH:
+        statistics_facet_sync(current)
     event_record(
         actor=actor,
         action="consent.record",
@@ -176,6 +179,8 @@ def consent_withdraw(*, actor: User, case: Case, consent_id: Any, reason: str | 
             current.storage_withdrawn_at = consent.withdrawn_at
             current.retention_until = retention_from(timezone.localdate(consent.withdrawn_at))
             current.save(update_fields=["storage_withdrawn_at", "retention_until"])
+        if consent.scope == ConsentScope.RESEARCH:
+            statistics_facet_sync(current)
         event_record(
             actor=actor,
             action="consent.withdraw",

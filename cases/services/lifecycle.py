@@ -36,6 +36,7 @@ from cases.services.common import (
     require_recording,
     save_next_version,
 )
+from cases.services.statistics import statistics_facet_sync
 
 CASE_EDITABLE = ("risk_level", "summary", "trafficking_types", "referral_source")
 
@@ -67,6 +68,8 @@ def case_update(
                 value = sorted(set(value or []))
             setattr(current, name, value)
         save_next_version(current)
+        if "trafficking_types" in changed:
+            statistics_facet_sync(current)
     event_record(
         actor=actor,
         action="case.update",

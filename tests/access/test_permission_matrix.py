@@ -1203,6 +1203,14 @@ ENDPOINTS = [
         event="subject_request.make",
     ),
     Endpoint(
+        "statistics",
+        "api/v1/statistics/",
+        "get",
+        lambda w: "/api/v1/statistics/?by=trafficking_types",
+        by_role({Role.SUPERVISOR, Role.DPO}, 200),
+        event="statistics.view",
+    ),
+    Endpoint(
         "subject requests",
         "api/v1/requests/",
         "get",

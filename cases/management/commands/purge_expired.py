@@ -6,7 +6,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from cases.services import due_for_purge, purge_expired, subject_packages_purge
+from cases.services import (
+    due_for_purge,
+    purge_expired,
+    statistics_facets_prune,
+    subject_packages_purge,
+)
 
 
 class Command(BaseCommand):
@@ -50,7 +55,9 @@ class Command(BaseCommand):
                 batch=max(1, options["batch"]), limit=options["limit"], progress=progress
             )
         packages = subject_packages_purge()
+        facets = statistics_facets_prune()
         self.stdout.write(
             f"purged {ended.survivors} cases ({ended.files} stored files); "
-            f"{packages} expired access packages deleted"
+            f"{packages} expired access packages deleted; "
+            f"{facets} statistics entries of ended research consents dropped"
         )
