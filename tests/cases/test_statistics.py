@@ -135,9 +135,10 @@ def test_bounds_from_totals_and_non_negative_counts_leave_every_hidden_count_ope
         table = suppress(cells, K)
         grids.append(table.grid)
         hidden.append(sorted(table.hidden))
-    answer = kanon(
-        {"tables": [{"grid": g, "hidden": [list(e) for e in h]} for g, h in zip(grids, hidden)]}
-    )
+    release = [
+        {"grid": g, "hidden": [list(e) for e in h]} for g, h in zip(grids, hidden, strict=True)
+    ]
+    answer = kanon({"tables": release})
     for grid, entries, bounds in zip(grids, hidden, answer["bounds"], strict=True):
         for (i, j), (low, high) in zip(entries, bounds, strict=True):
             if grid[i][j] > 0:
