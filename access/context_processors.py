@@ -18,6 +18,9 @@ def staff(request: HttpRequest) -> dict[str, Any]:
         "can_supervise": can(user, Capability.GRANT_MANAGE),
         "can_break_glass": can(user, Capability.BREAK_GLASS),
         "can_review_audit": can(user, Capability.AUDIT_REVIEW),
+        "can_see_statistics": can(user, Capability.STATISTICS),
+        "can_decide_requests": can(user, Capability.SUBJECT_REQUEST_DECIDE),
+        "can_make_requests": can(user, Capability.IDENTITY_READ),
         "can_admin_staff": can(user, Capability.STAFF_ADMIN),
     }
 

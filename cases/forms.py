@@ -23,6 +23,7 @@ from cases.models import (
     ReceiverStatus,
     ReferralFormat,
     ReferralSection,
+    RequestKind,
     RiskLevel,
     Service,
     ServiceStatus,
@@ -694,3 +695,96 @@ class DueFilterForm(forms.Form):
         label="Order",
     )
     mine = forms.BooleanField(required=False, label="Only my cases and tasks")
+
+
+# --- after care -----------------------------------------------------------------------
+
+
+class LegalHoldForm(forms.Form):
+    """Placing or releasing a hold: a reason and a deliberate confirmation."""
+
+    reason = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Why",
+        help_text="For example the proceedings the records are evidence in. Kept encrypted.",
+        error_messages={"required": "Say why."},
+    )
+    confirm = forms.BooleanField(
+        label="I confirm this change to what happens to the records",
+        error_messages={"required": "Confirm, or go back to the case."},
+    )
+
+
+class SubjectRequestForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=RequestKind.choices,
+        widget=forms.RadioSelect,
+        label="What the person asks for",
+        error_messages={"required": "Choose a copy or erasure."},
+    )
+    format = forms.ChoiceField(
+        choices=[("pdf", "PDF, encrypted with a passphrase"), ("json", "JSON (machine-readable)")],
+        widget=forms.RadioSelect,
+        initial="pdf",
+        required=False,
+        label="Form of the copy",
+        help_text="Only for a copy.",
+    )
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="How the request was made",
+        help_text="For example: asked in person at the 3 March session, identity checked.",
+        error_messages={"required": "Say how the person asked."},
+    )
+    confirm = forms.BooleanField(
+        label="The person asked for this themselves, or through someone entitled to ask",
+        error_messages={"required": "Confirm that the person asked."},
+    )
+
+
+class DecideForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("refuse", "Refuse")],
+        widget=forms.RadioSelect,
+        label="Decision",
+        error_messages={"required": "Choose approve or refuse."},
+    )
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Note",
+        help_text="Why, especially for a refusal. Kept encrypted under the person's key.",
+    )
+    confirm = forms.BooleanField(
+        label="I checked the request; approving an erasure destroys the records at once",
+        error_messages={"required": "Confirm the decision."},
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("decision") == "refuse" and not (data.get("note") or "").strip():
+            self.add_error("note", "Say why the request is refused.")
+        return data
+
+
+class StatisticsForm(forms.Form):
+    by = forms.ChoiceField(
+        choices=[
+            ("risk_level", "Risk level"),
+            ("trafficking_types", "Trafficking type"),
+            ("status", "Status"),
+            ("kind", "Kind of encounter"),
+            ("month", "Month only"),
+        ],
+        required=False,
+        label="Count by",
+    )
+    since = forms.CharField(
+        required=False, max_length=7, label="From month", help_text="YYYY-MM", strip=True
+    )
+    until = forms.CharField(
+        required=False, max_length=7, label="To month", help_text="YYYY-MM", strip=True
+    )

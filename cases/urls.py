@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 import haven.converters  # noqa: F401  (registers <id:...>)
-from cases.views import care, disclosure, lifecycle, pages, team
+from cases.views import aftercare, care, disclosure, lifecycle, pages, team
 
 app_name = "cases"
 urlpatterns = [
@@ -13,6 +13,17 @@ urlpatterns = [
     path("break-glass/", team.break_glass, name="break-glass"),
     path("team/caseload/", team.caseload, name="caseload"),
     path("organisations/", disclosure.organisations, name="organisations"),
+    path("requests/", aftercare.requests, name="requests"),
+    path("requests/<uuid:request_id>/", aftercare.request_detail, name="request"),
+    path(
+        "requests/<uuid:request_id>/download/",
+        aftercare.request_download,
+        name="request-download",
+    ),
+    path("statistics/", aftercare.statistics, name="statistics"),
+    path("statistics.csv", aftercare.statistics_csv, name="statistics-csv"),
+    path("cases/<str:reference>/legal-hold/", aftercare.legal_hold, name="legal-hold"),
+    path("cases/<str:reference>/requests/new/", aftercare.request_new, name="request-new"),
     path("cases/<str:reference>/", pages.case_detail, name="detail"),
     path("cases/<str:reference>/identity/", pages.identity_reveal, name="identity"),
     path("cases/<str:reference>/identity/edit/", lifecycle.identity_edit, name="identity-edit"),

@@ -119,6 +119,7 @@ def case_detail(request: HttpRequest, *, actor: User, case: Case) -> HttpRespons
             "grants": grants,
             "assigned": [g.user for g in grants if g.kind == "assignment" and g.in_force],
             "can_manage_grants": policy.supervises(actor, case),
+            "can_hold": policy.supervises(actor, case) and policy.can(actor, Capability.LEGAL_HOLD),
             "consents": list(selectors.consents_for(case=case)),
             "can_refer": policy.can(actor, Capability.REFERRAL_EXPORT),
             "today": timezone.localdate(),
