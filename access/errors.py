@@ -24,8 +24,9 @@ class RecordErased(Gone):
 
 
 class RecordEnded(Gone):
-    """The case was purged at the end of its retention (``purged``) or erased at the
-    survivor's request (``erased``): only a content-free tombstone is left."""
+    """The case was purged at the end of its retention (code ``purged``) or erased at
+    the survivor's request (code ``gone``, as for any erased record): only a
+    content-free tombstone is left."""
 
     code = "purged"
     default_detail = "This record was deleted at the end of its retention period."

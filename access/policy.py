@@ -150,7 +150,9 @@ def _ended_or_unknown(user: User, action: str, canonical: str) -> Exception:
     if ended is None:
         return _deny(user, action, canonical, "not_found")
     _deny(user, action, canonical, ended)
-    return RecordEnded(ENDED_DETAIL[ended], code=ended)
+    # ``purged`` is the contract's code; an erasure keeps ``gone``, the code an erased
+    # record has answered since before tombstones (the detail says which).
+    return RecordEnded(ENDED_DETAIL[ended], code="purged" if ended == "purged" else "gone")
 
 
 def case_for_governance(user: User, reference: str, *, action: str, need: Capability) -> Case:

@@ -1,5 +1,5 @@
 """Haven benchmarks: ``python -m bench [overhead|cipher|search|rotate|listing|audit|referral|
-today|all] [options]``.
+today|purge|statistics|subject|all] [options]``.
 
 Runs against a scratch PostgreSQL database (``--database-url``, default
 ``postgres://postgres@127.0.0.1:5432/haven_bench``), which it drops and re-creates, with
@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "which",
         nargs="*",
-        help="any of: overhead cipher search rotate listing audit referral today (default: all)",
+        help="any of: overhead cipher search rotate listing audit referral today purge "
+        "statistics subject (default: all)",
     )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--encounters", type=int, default=10_000)
@@ -81,7 +82,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=100_000, help="for listing")
     parser.add_argument("--events", type=int, default=5_000_000, help="for audit")
     args = parser.parse_args(argv)
-    everything = {"overhead", "cipher", "search", "rotate", "listing", "audit", "referral", "today"}
+    everything = {
+        "overhead",
+        "cipher",
+        "search",
+        "rotate",
+        "listing",
+        "audit",
+        "referral",
+        "today",
+        "purge",
+        "statistics",
+        "subject",
+    }
     which = everything if not args.which or "all" in args.which else set(args.which)
     if which - everything:
         parser.error(f"unknown benchmark: {', '.join(sorted(which - everything))}")
@@ -126,6 +139,20 @@ def main(argv: list[str] | None = None) -> None:
         from bench import referral
 
         referral.measure()
+    if which & {"purge", "statistics", "subject"}:
+        from bench import aftercare
+
+        for name in ("subject", "statistics", "purge"):
+            if name not in which:
+                continue
+            _recreate_database(args.database_url)
+            call_command("migrate", verbosity=0)
+            if name == "subject":
+                aftercare.package()
+            elif name == "statistics":
+                aftercare.statistics_speed(args.cases, min(args.queries, 20))
+            else:
+                aftercare.purge(args.cases)
     if "audit" in which:
         _recreate_database(args.database_url)
         call_command("migrate", verbosity=0)

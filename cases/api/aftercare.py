@@ -233,8 +233,20 @@ class StatisticsApi(ApiView):
             OpenApiParameter(
                 "by", str, enum=list(services.DIMENSIONS), required=False, description="rows"
             ),
-            OpenApiParameter("since", str, required=False, description="YYYY-MM (first month)"),
-            OpenApiParameter("until", str, required=False, description="YYYY-MM (last month)"),
+            OpenApiParameter(
+                "since",
+                str,
+                required=False,
+                pattern=r"^\d{4}-\d{2}$",
+                description="YYYY-MM (first month)",
+            ),
+            OpenApiParameter(
+                "until",
+                str,
+                required=False,
+                pattern=r"^\d{4}-\d{2}$",
+                description="YYYY-MM (last month)",
+            ),
         ],
         responses={200: s.StatisticsOutput, **ERRORS},
         summary="Counts of cases by risk level, trafficking type, status, encounter kind "

@@ -49,6 +49,8 @@ SEMANTIC_RULES = {
     "POST /api/v1/cases/{reference}/close/": "every point of a checklist given is true",
     "POST /api/v1/me/drafts/": "the path is a page of this site",
     "GET /api/v1/audit/events/": "a case reference ends with its check symbol",
+    "GET /api/v1/statistics/": "a month from 1990-01 to 2100-12, the first not after the "
+    "last, at most 120 months",
     "DELETE /api/v1/cases/{reference}/legal-hold/": "a reason in the JSON body, which "
     "OpenAPI 3.0 cannot describe on DELETE (POST .../legal-hold/release/ is its twin)",
 }

@@ -222,7 +222,7 @@ def test_AS9_END_3_approved_erasure_destroys_the_survivor_at_once(
     assert Tombstone.objects.get(survivor_id=full_case.survivor_id).reason == "erased"
     assert not Case.objects.filter(pk=full_case.pk).exists()
     response = api(clinician).get(f"/api/v1/cases/{full_case.reference}/")
-    assert (response.status_code, response.json()["code"]) == (410, "erased")
+    assert (response.status_code, response.json()["code"]) == (410, "gone")
     assert last_event(action="survivor.erase").case_reference == full_case.reference
     # The request stays, content-free, as the record that it was carried out.
     kept = SubjectRequest.objects.get(pk=request_id)
