@@ -264,7 +264,7 @@ class StatisticsApi(ApiView):
         table = services.statistics_table(
             actor=actor,
             by=str(params.get("by") or "risk_level"),
-            since=params.get("since") or None,
-            until=params.get("until") or None,
+            since=params.get("since"),
+            until=params.get("until"),
         )
         return Response(s.statistics_data(table))

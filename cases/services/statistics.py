@@ -19,6 +19,7 @@ answers publish two different totals whose difference is a hidden cell.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,14 +132,14 @@ def statistics_facets_prune() -> int:
 # --- the table ----------------------------------------------------------------------
 
 
+MONTH = re.compile(r"\d{4}-\d{2}", re.ASCII)
+
+
 def _month(value: str, field: str) -> dt.date:
-    try:
-        parts = value.strip().split("-")
-        if len(parts) not in (2, 3):
-            raise ValueError
-        month = dt.date(int(parts[0]), int(parts[1]), 1)
-    except (ValueError, IndexError):
-        raise DomainError("Give a month as YYYY-MM.", field=field) from None
+    """A month written YYYY-MM, from 1990 to 2100."""
+    if not MONTH.fullmatch(value) or not 1 <= int(value[5:]) <= 12:
+        raise DomainError("Give a month as YYYY-MM.", field=field)
+    month = dt.date(int(value[:4]), int(value[5:]), 1)
     if not 1990 <= month.year <= 2100:
         raise DomainError("Give a month from 1990 to 2100.", field=field)
     return month
@@ -158,10 +159,10 @@ def _months(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def window(since: str | None, until: str | None) -> tuple[dt.date, dt.date]:
-    """The months asked for; by default the last twelve, this one included."""
+    """The months asked for; by default (None) the last twelve, this one included."""
     this_month = timezone.localdate().replace(day=1)
-    end = _month(until, "until") if until else this_month
-    start = _month(since, "since") if since else _add_months(end, -11)
+    end = _month(until, "until") if until is not None else this_month
+    start = _month(since, "since") if since is not None else _add_months(end, -11)
     if start > end:
         raise DomainError("The start comes after the end.", field="since")
     if len(_months(start, end)) > MAX_MONTHS:

@@ -318,7 +318,15 @@ def test_statistics_api_answers_the_dpo_and_supervisors_only(api, counted_world)
 
 @pytest.mark.parametrize(
     "query",
-    ["by=name", "since=2026-13", "since=1800-01", "since=2026-05&until=2026-01", "since=x"],
+    [
+        "by=name",
+        "since=2026-13",
+        "since=1800-01",
+        "since=2026-05&until=2026-01",
+        "since=x",
+        "until=",
+        "since=2026-01-15",
+    ],
 )
 def test_bad_questions_get_400(api, counted_world, query):
     dpo, *_ = counted_world
