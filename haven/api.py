@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -209,6 +209,14 @@ class DownloadView(ApiView):
 def created(data: Any) -> Response:
     """201 with the new record."""
     return Response(data, status=status.HTTP_201_CREATED)
+
+
+def download_response(content: bytes, *, media: str, filename: str, sha256: str) -> HttpResponse:
+    """A package as an attachment, with its SHA-256 for the receiver to check."""
+    response = HttpResponse(content, content_type=media)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-SHA256"] = sha256
+    return response
 
 
 def wants_bytes(request: Request, media: str) -> bool:

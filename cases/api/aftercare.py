@@ -17,17 +17,25 @@ from access.models import User
 from access.roles import Capability
 from cases import services
 from cases.api import serializers as s
-from cases.models import Case, RequestKind, RequestStatus, SubjectRequest
+from cases.models import Case, RequestStatus, SubjectRequest
 from haven.api import (
     ERROR,
     ERRORS,
     ApiView,
     DownloadView,
     created,
+    download_response,
     paginated,
     validated,
     wants_bytes,
 )
+
+
+def _release(request: Request, actor: User, case: Case) -> Response:
+    """The release, by ``DELETE .../legal-hold/`` or its POST twin."""
+    data = validated(s.LegalHoldInput, request.data)
+    released = services.legal_hold_release(actor=actor, case=case, reason=data["reason"])
+    return Response(s.LegalHoldOutput(released).data)
 
 
 class LegalHoldApi(ApiView):
@@ -62,9 +70,7 @@ class LegalHoldApi(ApiView):
     )
     @governance_endpoint(action="legal_hold.release", need=Capability.LEGAL_HOLD_RELEASE)
     def delete(self, request: Request, *, actor: User, case: Case) -> Response:
-        data = validated(s.LegalHoldInput, request.data)
-        released = services.legal_hold_release(actor=actor, case=case, reason=data["reason"])
-        return Response(s.LegalHoldOutput(released).data)
+        return _release(request, actor, case)
 
 
 class CaseRequestsApi(ApiView):
@@ -115,12 +121,7 @@ def _request_detail(actor: User, found: SubjectRequest) -> dict[str, Any]:
     """A request as its requester or the DPO sees it; for the requester of a prepared
     access package, how to collect it (and, once, the PDF's passphrase)."""
     body: dict[str, Any] = dict(s.SubjectRequestOutput(found).data)
-    ready = (
-        found.kind == RequestKind.ACCESS
-        and found.status == RequestStatus.APPROVED
-        and found.requested_by_id == actor.pk
-    )
-    if ready:
+    if found.collectable_by(actor.pk):
         body["download_url"] = reverse("api:request-download", args=[found.pk])
         body["sha256"] = found.sha256
         passphrase = services.subject_request_passphrase(actor=actor, request=found)
@@ -197,12 +198,9 @@ class RequestDownloadApi(DownloadView):
         media = "application/pdf" if found.format == "pdf" else "application/json"
         if wants_bytes(request, media):
             media = "application/octet-stream"
-        response = HttpResponse(content, content_type=media)
-        response["Content-Disposition"] = (
-            f'attachment; filename="records-{found.pk}.{found.format or "json"}"'
+        return download_response(
+            content, media=media, filename=found.package_name, sha256=found.sha256
         )
-        response["X-Content-SHA256"] = found.sha256
-        return response
 
 
 class LegalHoldReleaseApi(ApiView):
@@ -221,9 +219,7 @@ class LegalHoldReleaseApi(ApiView):
     )
     @governance_endpoint(action="legal_hold.release", need=Capability.LEGAL_HOLD_RELEASE)
     def post(self, request: Request, *, actor: User, case: Case) -> Response:
-        data = validated(s.LegalHoldInput, request.data)
-        released = services.legal_hold_release(actor=actor, case=case, reason=data["reason"])
-        return Response(s.LegalHoldOutput(released).data)
+        return _release(request, actor, case)
 
 
 class StatisticsApi(ApiView):

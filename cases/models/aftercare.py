@@ -107,6 +107,19 @@ class SubjectRequest(EncryptedModel):
     def __str__(self) -> str:
         return f"request {self.pk} ({self.kind})"
 
+    @property
+    def package_name(self) -> str:
+        """The copy's download name: the request's id, nothing of its content."""
+        return f"records-{self.pk}.{self.format or 'json'}"
+
+    def collectable_by(self, user_id: object) -> bool:
+        """An approved copy waiting for its requester (``user_id``)."""
+        return (
+            self.kind == RequestKind.ACCESS
+            and self.status == RequestStatus.APPROVED
+            and self.requested_by_id == user_id
+        )
+
     def data_key(self) -> DataKey:
         return self.survivor.data_key()
 

@@ -19,7 +19,8 @@ from access.models import User
 from access.roles import Capability
 from cases import services
 from cases.forms import DecideForm, LegalHoldForm, StatisticsForm, SubjectRequestForm
-from cases.models import Case, RequestKind, RequestStatus
+from cases.models import Case, RequestStatus
+from haven.api import download_response
 from haven.web import form_errors, posted
 
 
@@ -132,11 +133,7 @@ def request_detail(request: HttpRequest, request_id: Any, *, actor: User) -> Htt
             messages.success(request, "Decision recorded.")
             return redirect("cases:requests")
     passphrase = None
-    ready = (
-        found.kind == RequestKind.ACCESS
-        and found.status == RequestStatus.APPROVED
-        and found.requested_by_id == actor.pk
-    )
+    ready = found.collectable_by(actor.pk)
     if ready:
         passphrase = services.subject_request_passphrase(actor=actor, request=found)
     return render(
@@ -159,12 +156,7 @@ def request_detail(request: HttpRequest, request_id: Any, *, actor: User) -> Htt
 def request_download(request: HttpRequest, request_id: Any, *, actor: User) -> HttpResponse:
     found, content = services.subject_package_download(actor=actor, request_id=request_id)
     media = "application/pdf" if found.format == "pdf" else "application/json"
-    response = HttpResponse(content, content_type=media)
-    response["Content-Disposition"] = (
-        f'attachment; filename="records-{found.pk}.{found.format or "json"}"'
-    )
-    response["X-Content-SHA256"] = found.sha256
-    return response
+    return download_response(content, media=media, filename=found.package_name, sha256=found.sha256)
 
 
 def _table(request: HttpRequest, actor: User) -> tuple[StatisticsForm, services.Table | None]:

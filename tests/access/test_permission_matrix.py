@@ -23,7 +23,7 @@ from access.models import CaseGrant, GrantKind
 from access.roles import Role
 from audit.models import AccessEvent
 from cases import services
-from cases.models import Case
+from cases.models import Case, SubjectRequest
 from tests.factories import TeamFactory, UserFactory, add_encounter, open_case
 from tests.helpers import web_client
 
@@ -317,8 +317,6 @@ def request_download_expect(role, rel):
 def _new_request(w: World, *, approve: bool = False) -> Any:
     """An access request of the team's supervisor, the only one waiting; approved by a
     DPO of its own when asked."""
-    from cases.models import SubjectRequest
-
     SubjectRequest.objects.filter(survivor_id=w.case.survivor_id, kind="access").exclude(
         status="done"
     ).update(status="cancelled")

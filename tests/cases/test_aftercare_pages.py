@@ -13,7 +13,7 @@ from django.utils import timezone
 from access.roles import Role
 from cases.models import Case, RequestStatus, SubjectRequest
 from cases.services import case_close
-from tests.factories import TeamFactory, UserFactory, open_case
+from tests.factories import MARKERS, TeamFactory, UserFactory, open_case
 from tests.helpers import web_client
 
 pytestmark = pytest.mark.django_db
@@ -70,8 +70,6 @@ def test_a_hold_needs_a_reason_and_a_confirmation_and_keeps_what_was_typed(peopl
 
 def MARKER_FREE(text: str) -> bool:  # noqa: N802  (reads as a claim)
     """The DPO's hold page shows no case content (AS9-USE-4)."""
-    from tests.factories import MARKERS
-
     return not any(value in text for value in MARKERS.values() if isinstance(value, str))
 
 

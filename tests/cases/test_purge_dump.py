@@ -11,13 +11,15 @@ import datetime as dt
 import os
 import shutil
 import subprocess
+import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from access.roles import Role
-from cases.models import Case, StatisticsFacet
+from audit.models import AccessEvent
+from cases.models import Case, StatisticsFacet, Tombstone
 from cases.services import (
     case_close,
     consent_record,
@@ -138,13 +140,6 @@ def test_AS9_END_3_an_erased_survivor_is_nowhere_in_a_pg_dump():
 def test_AS9_END_1_two_purge_runs_at_once_end_each_case_exactly_once():
     """Several servers may run `purge_expired` together: SKIP LOCKED hands each batch
     to one run; no case is ended twice, none is left."""
-    import threading
-
-    from django.db import connections
-
-    from audit.models import AccessEvent
-    from cases.models import Tombstone
-
     worker = UserFactory(role=Role.CASEWORKER, team=TeamFactory())
     for _ in range(16):
         case = case_close(actor=worker, case=open_case(worker), reason="goals_met")

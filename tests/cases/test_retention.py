@@ -10,6 +10,7 @@ import io
 import pytest
 from django.core.files.storage import storages
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from access.models import CaseGrant
@@ -26,6 +27,7 @@ from cases.models import (
     Tombstone,
 )
 from cases.services import (
+    aftercare,
     attachment_add,
     case_close,
     finish_unfinished,
@@ -33,6 +35,7 @@ from cases.services import (
     purge_expired,
 )
 from tests.factories import MARKERS, add_encounter, open_case
+from tests.helpers import web_client
 
 pytestmark = pytest.mark.django_db
 
@@ -97,8 +100,6 @@ def test_AS9_END_1_a_hold_needs_a_reason_and_outsiders_get_404(
 def test_AS9_END_1_the_hold_reason_is_sealed(case_factory, supervisor):
     case = case_factory()
     legal_hold_place(actor=supervisor, case=case, reason="MARKER-HOLD-REASON")
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT legal_hold_reason FROM cases_case WHERE id = %s", [case.pk])
         (stored,) = cursor.fetchone()
@@ -181,17 +182,15 @@ def test_AS9_END_1_the_command_purges_in_batches_and_a_second_run_has_nothing_to
     assert AccessEvent.objects.filter(action="case.purge").count() == 3
 
 
-def test_AS9_END_1_a_run_that_stopped_before_the_files_is_finished_by_the_next(caseworker):
+def test_AS9_END_1_a_run_that_stopped_before_the_files_is_finished_by_the_next(
+    caseworker, monkeypatch
+):
     case = closed_past_retention(caseworker, document=True)
     stored = Attachment.objects.get(case=case).stored_as
-    import cases.services.aftercare as aftercare
-
-    original = aftercare._delete_files
-    aftercare._delete_files = lambda tombstones: 0  # the process dies after the commit
-    try:
-        purge_expired()
-    finally:
-        aftercare._delete_files = original
+    # The process dies after the commit, before the files.
+    monkeypatch.setattr(aftercare, "_delete_files", lambda tombstones: 0)
+    purge_expired()
+    monkeypatch.undo()
     assert storages["attachments"].exists(stored)
     assert Tombstone.objects.get(survivor_id=case.survivor_id).completed_at is None
     assert finish_unfinished() == 1
@@ -200,8 +199,6 @@ def test_AS9_END_1_a_run_that_stopped_before_the_files_is_finished_by_the_next(c
 
 
 def test_AS9_END_1_the_web_page_of_a_purged_case_says_so(caseworker):
-    from tests.helpers import web_client
-
     due = closed_past_retention(caseworker)
     purge_expired()
     response = web_client(caseworker).get(f"/cases/{due.reference}/")

@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -163,8 +164,6 @@ def test_AS9_END_2_the_pdf_copy_opens_with_the_passphrase_shown_once(
     first = api(clinician).get(f"/api/v1/requests/{request_id}/").json()
     passphrase = first["passphrase"]
     assert "passphrase" not in api(clinician).get(f"/api/v1/requests/{request_id}/").json()
-    from django.db import connection
-
     with connection.cursor() as cursor:  # sealed under the survivor's key, not a bare PDF
         cursor.execute(
             "SELECT content FROM cases_subjectpackage WHERE request_id = %s", [request_id]
