@@ -24,16 +24,17 @@ MAX_FIELDS = 200
 MAX_BYTES = 200_000
 
 
-def _clean_path(path: str) -> str:
-    """A page of this site (path and query only), or refuse."""
+def _clean_path(path: str) -> tuple[str, str]:
+    """A page of this site (path and query only) and the case it belongs to ("" for
+    none), or refuse."""
     parts = urlsplit(path or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/") or "\\" in path:
         raise GrantError("Not a page of this site.", code="invalid", field="path")
     try:
-        resolve(parts.path)
+        match = resolve(parts.path)
     except Resolver404 as exc:
         raise GrantError("Not a page of this site.", code="invalid", field="path") from exc
-    return parts.path
+    return parts.path, str(match.kwargs.get("reference", ""))[:20]
 
 
 def _clean_fields(fields: Any) -> list[list[str]]:
@@ -61,9 +62,11 @@ def draft_save(*, user: User, path: str, fields: Any) -> FormDraft:
     """Keep what ``user`` typed on ``path``; one draft per page (a newer one replaces
     it). Older drafts of anyone past their time are deleted on the way."""
     drafts_purge()
-    clean_path = _clean_path(path)
+    clean_path, reference = _clean_path(path)
     FormDraft.objects.filter(user=user, path=clean_path).delete()
-    draft = FormDraft.with_new_key(user=user, path=clean_path, fields=_clean_fields(fields))
+    draft = FormDraft.with_new_key(
+        user=user, path=clean_path, case_reference=reference, fields=_clean_fields(fields)
+    )
     draft.save(force_insert=True)
     event_record(actor=user, action="draft.save", detail={"fields": len(draft.fields or [])})
     return draft

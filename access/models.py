@@ -254,6 +254,12 @@ class FormDraft(EncryptedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="drafts")
     path = models.CharField(max_length=300, help_text="the page the form was on")
+    case_reference = models.CharField(
+        max_length=20,
+        blank=True,
+        db_index=True,
+        help_text="the case the page belongs to, if any: the draft ends with the case",
+    )
     saved_at = models.DateTimeField(default=timezone.now)
     fields = EncryptedJSONField(max_length=300_000)
     kek_id = models.CharField(max_length=32, db_index=True)

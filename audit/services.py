@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from audit import chain, context
@@ -45,13 +46,48 @@ def event_record(
     It raises if the event cannot be written; callers let that propagate, so a read
     whose event is missing fails instead of happening unrecorded.
     """
+    return chain.append_event(
+        _event(
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            case_reference=case_reference,
+            reason=reason,
+            detail=detail,
+        )
+    )
+
+
+def events_record(
+    *, actor: Any, action: str, cases: Sequence[tuple[str, dict[str, Any]]]
+) -> list[AccessEvent]:
+    """Write one event per ``(case_reference, detail)`` now, in the caller's transaction,
+    appended to the chain together: the same events as ``event_record`` one by one, for
+    work on many records at once (a purge batch)."""
+    return chain.append_events(
+        [
+            _event(actor=actor, action=action, case_reference=reference, detail=detail)
+            for reference, detail in cases
+        ]
+    )
+
+
+def _event(
+    *,
+    actor: Any,
+    action: str,
+    outcome: Outcome = Outcome.ALLOWED,
+    case_reference: str = "",
+    reason: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AccessEvent:
     if not _ACTION.match(action):
         raise ValueError(f"bad action name {action!r}")
     if not _REASON.match(reason):
         raise ValueError("reasons are server-set codes")
     ctx = context.current()
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    event = AccessEvent(
+    return AccessEvent(
         actor_id=actor.pk if authenticated else None,
         actor_username=actor.get_username() if authenticated else "",
         actor_role=getattr(actor, "role", "") if authenticated else "",
@@ -64,4 +100,3 @@ def event_record(
         request_id=ctx.request_id,
         detail=_check_detail(detail or {}),
     )
-    return chain.append_event(event)

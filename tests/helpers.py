@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
+from django.db import connection
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
@@ -153,3 +154,8 @@ def page_form(client: Client, url: str, *, containing: str = "csrfmiddlewaretoke
             form.action = form.action or url
             return form
     raise AssertionError(f"no POST form with {containing!r} on {url}")
+
+
+def db_pk(obj: Any) -> Any:
+    """``obj``'s primary key as raw SQL must pass it (SQLite keeps UUIDs as hex text)."""
+    return obj._meta.pk.get_db_prep_value(obj.pk, connection)

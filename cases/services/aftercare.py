@@ -32,7 +32,7 @@ from access.errors import RecordEnded, RecordErased
 from access.models import CaseGrant, FormDraft, User
 from access.roles import Capability
 from audit.models import Outcome
-from audit.services import event_record
+from audit.services import event_record, events_record
 from cases import referrals
 from cases.errors import DomainError, PackageGone
 from cases.models import (
@@ -217,13 +217,7 @@ def _end_locked(cases: list[Case], *, reason: str, actor: User | None) -> list[T
     _delete_rows(BlindIndexEntry.objects.filter(survivor_id__in=survivor_ids))
     _delete_rows(Identity.objects.filter(survivor_id__in=survivor_ids))
     _delete_rows(Case.objects.filter(pk__in=case_ids))
-    references = {c.reference for c in cases}
-    drafts = [
-        pk
-        for pk, path in FormDraft.objects.values_list("pk", "path")
-        if any(part in references for part in path.split("/"))
-    ]
-    _delete_rows(FormDraft.objects.filter(pk__in=drafts))
+    _delete_rows(FormDraft.objects.filter(case_reference__in=[c.reference for c in cases]))
     SubjectRequest.objects.filter(survivor_id__in=survivor_ids).update(
         reason=None, decision_note=None
     )
@@ -233,13 +227,11 @@ def _end_locked(cases: list[Case], *, reason: str, actor: User | None) -> list[T
         status=RequestStatus.CANCELLED
     )
     action = "case.purge" if reason == EndReason.PURGED else "survivor.erase"
-    for c in cases:
-        event_record(
-            actor=actor,
-            action=action,
-            case_reference=c.reference,
-            detail={"files": len(files[c.survivor_id])},
-        )
+    events_record(
+        actor=actor,
+        action=action,
+        cases=[(c.reference, {"files": len(files[c.survivor_id])}) for c in cases],
+    )
     return tombstones
 
 
@@ -285,6 +277,21 @@ def due_for_purge(today: dt.date | None = None) -> models.QuerySet[Case]:
     )
 
 
+# What ending a case reads of it: no content, only what the tombstone, the key and the
+# event need.
+_ENDING_FIELDS = (
+    "survivor_id",
+    "opened_at",
+    "closed_at",
+    "retention_until",
+    "legal_hold",
+    "survivor__reference",
+    "survivor__kek_id",
+    "survivor__dek_id",
+    "survivor__wrapped_dek",
+)
+
+
 def purge_expired(
     *,
     batch: int = 500,
@@ -303,6 +310,7 @@ def purge_expired(
                 due_for_purge()
                 .select_for_update(of=("self", "survivor"), skip_locked=True)
                 .select_related("survivor")
+                .only(*_ENDING_FIELDS)
                 .order_by("retention_until", "pk")[:size]
             )
             if not cases:

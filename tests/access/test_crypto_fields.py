@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from access.crypto.errors import DecryptionFailed, UnknownKey
 from cases.models import Case, Encounter, Identity
 from tests.factories import MARKERS, add_encounter, open_case
+from tests.helpers import db_pk
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +27,6 @@ def _raw(table: str, column: str, pk: object) -> bytes | None:
 def _set_raw(table: str, column: str, pk: object, value: bytes | None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [value, pk])  # noqa: S608
-
-
-def _pk(obj: object) -> object:
-    pk = obj.pk  # type: ignore[attr-defined]
-    return pk.hex if connection.vendor == "sqlite" else pk
 
 
 def _dump_all_tables() -> bytes:
@@ -70,7 +66,9 @@ def test_it_refuses_a_ciphertext_copied_to_another_row(caseworker):
     case = open_case(caseworker)
     first = add_encounter(caseworker, case, notes="first")
     second = add_encounter(caseworker, case, notes="second")
-    _set_raw("cases_encounter", "notes", _pk(second), _raw("cases_encounter", "notes", _pk(first)))
+    _set_raw(
+        "cases_encounter", "notes", db_pk(second), _raw("cases_encounter", "notes", db_pk(first))
+    )
     with pytest.raises(DecryptionFailed):
         _ = Encounter.objects.select_related("case__survivor").get(pk=second.pk).notes
 
@@ -78,8 +76,8 @@ def test_it_refuses_a_ciphertext_copied_to_another_row(caseworker):
 def test_it_refuses_a_ciphertext_copied_to_another_field(caseworker):
     case = open_case(caseworker)
     encounter = add_encounter(caseworker, case)
-    notes = _raw("cases_encounter", "notes", _pk(encounter))
-    _set_raw("cases_encounter", "location", _pk(encounter), notes)
+    notes = _raw("cases_encounter", "notes", db_pk(encounter))
+    _set_raw("cases_encounter", "location", db_pk(encounter), notes)
     with pytest.raises(DecryptionFailed):
         _ = Encounter.objects.select_related("case__survivor").get(pk=encounter.pk).location
 
@@ -88,17 +86,17 @@ def test_it_refuses_a_ciphertext_copied_from_another_survivor(caseworker):
     """Another survivor's value names another data key: refused by key id, not tried."""
     one = open_case(caseworker)
     two = open_case(caseworker, summary="someone else")
-    _set_raw("cases_case", "summary", _pk(one), _raw("cases_case", "summary", _pk(two)))
+    _set_raw("cases_case", "summary", db_pk(one), _raw("cases_case", "summary", db_pk(two)))
     with pytest.raises(UnknownKey):
         _ = Case.objects.select_related("survivor").get(pk=one.pk).summary
 
 
 def test_it_refuses_truncated_or_altered_ciphertext(caseworker):
     case = open_case(caseworker)
-    blob = _raw("cases_case", "summary", _pk(case))
+    blob = _raw("cases_case", "summary", db_pk(case))
     assert blob is not None
     for broken in (blob[:20], blob[:-1], blob[:-1] + bytes([blob[-1] ^ 1]), b"\x09" + blob[1:]):
-        _set_raw("cases_case", "summary", _pk(case), broken)
+        _set_raw("cases_case", "summary", db_pk(case), broken)
         with pytest.raises((DecryptionFailed, UnknownKey)):
             _ = Case.objects.select_related("survivor").get(pk=case.pk).summary
 
@@ -108,8 +106,8 @@ def test_it_keeps_none_distinct_from_empty_string(caseworker):
     fresh = Case.objects.select_related("survivor").get(pk=case.pk)
     assert fresh.summary == ""
     assert fresh.referral_source is None
-    assert _raw("cases_case", "summary", _pk(case)) is not None
-    assert _raw("cases_case", "referral_source", _pk(case)) is None
+    assert _raw("cases_case", "summary", db_pk(case)) is not None
+    assert _raw("cases_case", "referral_source", db_pk(case)) is None
 
 
 def test_it_refuses_lookups_other_than_isnull(caseworker):
@@ -138,8 +136,8 @@ def test_it_refuses_plaintext_sent_straight_to_the_database(caseworker):
 def test_ciphertext_length_does_not_give_away_short_lengths(caseworker):
     short = open_case(caseworker, summary="Al")
     longer = open_case(caseworker, summary="Alexandrina")
-    assert len(_raw("cases_case", "summary", _pk(short))) == len(
-        _raw("cases_case", "summary", _pk(longer))
+    assert len(_raw("cases_case", "summary", db_pk(short))) == len(
+        _raw("cases_case", "summary", db_pk(longer))
     )
 
 
@@ -159,7 +157,7 @@ def test_bytes_assigned_to_an_encrypted_field_are_never_stored_raw(caseworker):
     fresh.summary = b"raw bytes"
     with pytest.raises(TypeError, match="cannot encrypt a bytes"), transaction.atomic():
         fresh.save()
-    assert b"raw bytes" not in (_raw("cases_case", "summary", _pk(case)) or b"")
+    assert b"raw bytes" not in (_raw("cases_case", "summary", db_pk(case)) or b"")
 
 
 def test_an_earlier_ciphertext_replayed_into_a_versioned_record_fails_closed(caseworker):
@@ -170,7 +168,7 @@ def test_an_earlier_ciphertext_replayed_into_a_versioned_record_fails_closed(cas
 
     case = open_case(caseworker)
     encounter = add_encounter(caseworker, case, notes="first version of the notes")
-    old_notes = _raw("cases_encounter", "notes", _pk(encounter))
+    old_notes = _raw("cases_encounter", "notes", db_pk(encounter))
     encounter_update(
         actor=caseworker,
         case=case,
@@ -181,16 +179,16 @@ def test_an_earlier_ciphertext_replayed_into_a_versioned_record_fails_closed(cas
     current = Encounter.objects.select_related("case__survivor").get(pk=encounter.pk)
     assert (current.notes, current.version) == ("second version", 2)
     assert current.location == MARKERS["location"]  # untouched fields moved with it
-    _set_raw("cases_encounter", "notes", _pk(encounter), old_notes)
+    _set_raw("cases_encounter", "notes", db_pk(encounter), old_notes)
     replayed = Encounter.objects.select_related("case__survivor").get(pk=encounter.pk)
     with pytest.raises(DecryptionFailed):
         _ = replayed.notes
 
     identity = Identity.objects.select_related("survivor").get(survivor=case.survivor)
-    old_name = _raw("cases_identity", "family_name", _pk(identity))
+    old_name = _raw("cases_identity", "family_name", db_pk(identity))
     identity_rectify(actor=caseworker, case=case, changes={"nationality": "Ruritanian"})
     fresh = Identity.objects.select_related("survivor").get(pk=identity.pk)
     assert fresh.family_name == MARKERS["family_name"] and fresh.version == 2
-    _set_raw("cases_identity", "family_name", _pk(identity), old_name)
+    _set_raw("cases_identity", "family_name", db_pk(identity), old_name)
     with pytest.raises(DecryptionFailed):
         _ = Identity.objects.select_related("survivor").get(pk=identity.pk).family_name

@@ -261,25 +261,28 @@ def test_concurrent_appends_from_many_connections_keep_one_unbroken_chain(casewo
 
     from django.db import connections
 
-    from audit.services import event_record
+    from audit.services import event_record, events_record
 
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent connections: runs on PostgreSQL in CI")
     barrier = threading.Barrier(8)
     errors: list[BaseException] = []
 
-    def write() -> None:
+    def write(many: bool) -> None:
         try:
             barrier.wait()
             for _ in range(25):
                 with transaction.atomic():
-                    event_record(actor=caseworker, action="case.list", detail={"results": 0})
+                    if many:  # a purge batch's appends, interleaved with single ones
+                        events_record(actor=None, action="case.purge", cases=[("", {})] * 4)
+                    else:
+                        event_record(actor=caseworker, action="case.list", detail={"results": 0})
         except BaseException as exc:  # noqa: BLE001  (reported below)
             errors.append(exc)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=write) for _ in range(8)]
+    threads = [threading.Thread(target=write, args=(n % 2 == 0,)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -287,4 +290,27 @@ def test_concurrent_appends_from_many_connections_keep_one_unbroken_chain(casewo
     assert errors == []
     seqs = list(ChainLink.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
+    assert AccessEvent.objects.filter(action="case.purge").count() == 4 * 25 * 4
     assert chain.verify().intact
+
+
+def test_events_appended_together_are_links_of_their_own(trail):
+    """A batch of events (a purge run) is chained link by link like single appends: each
+    one verifies, and altering one of them is named as the broken link."""
+    from audit.services import events_record
+
+    written = events_record(
+        actor=None, action="case.purge", cases=[(f"HV-0000-000{n}", {"files": n}) for n in range(5)]
+    )
+    links = list(
+        ChainLink.objects.filter(kind="event", ref_id__in=[e.pk for e in written]).order_by("seq")
+    )
+    assert [link.ref_id for link in links] == [e.pk for e in written]
+    assert [link.seq for link in links] == list(range(links[0].seq, links[0].seq + 5))
+    stored = AccessEvent.objects.filter(pk__in=[e.pk for e in written]).order_by("id")
+    assert [e.case_reference for e in stored] == [f"HV-0000-000{n}" for n in range(5)]
+    assert chain.verify().intact
+    _sql("UPDATE audit_accessevent SET detail = %s WHERE id = %s", ['{"files": 9}', written[2].pk])
+    verdict = chain.verify()
+    broken = ChainLink.objects.get(kind="event", ref_id=written[2].pk)
+    assert (verdict.intact, verdict.first_broken) == (False, broken.seq)

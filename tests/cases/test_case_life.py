@@ -25,6 +25,7 @@ from cases.services import (
     task_add,
 )
 from tests.factories import MARKERS, add_encounter, open_case
+from tests.helpers import db_pk
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +84,7 @@ def test_the_summary_is_encrypted_and_its_earlier_version_kept(api, caseworker):
     case = open_case(caseworker)
     api(caseworker).patch(_url(case), {"summary": "NEW-SUMMARY-7", "version": 1}, format="json")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT summary FROM cases_case WHERE id = %s", [case.pk])
+        cursor.execute("SELECT summary FROM cases_case WHERE id = %s", [db_pk(case)])
         raw = bytes(cursor.fetchone()[0])
     assert b"NEW-SUMMARY-7" not in raw
     history = selectors.revisions_of(case=case, subject="case", object_id=case.pk)

@@ -13,7 +13,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from access.models import CaseGrant
+from access.drafts import draft_save
+from access.models import CaseGrant, FormDraft
 from audit.chain import verify
 from audit.models import AccessEvent
 from cases.models import (
@@ -35,7 +36,7 @@ from cases.services import (
     purge_expired,
 )
 from tests.factories import MARKERS, add_encounter, open_case
-from tests.helpers import web_client
+from tests.helpers import db_pk, web_client
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +102,10 @@ def test_AS9_END_1_the_hold_reason_is_sealed(case_factory, supervisor):
     case = case_factory()
     legal_hold_place(actor=supervisor, case=case, reason="MARKER-HOLD-REASON")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT legal_hold_reason FROM cases_case WHERE id = %s", [case.pk])
+        cursor.execute(
+            "SELECT legal_hold_reason FROM cases_case WHERE id = %s",
+            [db_pk(case)],
+        )
         (stored,) = cursor.fetchone()
     assert b"MARKER-HOLD-REASON" not in bytes(stored)
     assert Case.objects.get(pk=case.pk).legal_hold_reason == "MARKER-HOLD-REASON"
@@ -179,7 +183,30 @@ def test_AS9_END_1_the_command_purges_in_batches_and_a_second_run_has_nothing_to
     out = io.StringIO()
     call_command("purge_expired", stdout=out, stderr=io.StringIO())
     assert "purged 0 cases" in out.getvalue()
-    assert AccessEvent.objects.filter(action="case.purge").count() == 3
+    events = AccessEvent.objects.filter(action="case.purge")
+    assert sorted(events.values_list("case_reference", flat=True)) == sorted(
+        c.reference for c in cases
+    )
+    assert verify().intact
+
+
+def test_AS9_END_1_forms_kept_on_a_purged_case_pages_end_with_it(caseworker, client):
+    """A form kept across a session timeout on a case's page holds that survivor's
+    words: it goes with the case, and another case's kept form stays."""
+    due = closed_past_retention(caseworker)
+    other = open_case(caseworker, identity={"family_name": "Other"})
+    for case in (due, other):
+        draft_save(
+            user=caseworker,
+            path=f"/cases/{case.reference}/encounters/new/",
+            fields=[["notes", "KEPT-WORDS"]],
+        )
+    assert set(FormDraft.objects.values_list("case_reference", flat=True)) == {
+        due.reference,
+        other.reference,
+    }
+    purge_expired()
+    assert list(FormDraft.objects.values_list("case_reference", flat=True)) == [other.reference]
 
 
 def test_AS9_END_1_a_run_that_stopped_before_the_files_is_finished_by_the_next(

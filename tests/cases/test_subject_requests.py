@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import uuid
 
 import pytest
 from django.db import connection
@@ -166,7 +167,8 @@ def test_AS9_END_2_the_pdf_copy_opens_with_the_passphrase_shown_once(
     assert "passphrase" not in api(clinician).get(f"/api/v1/requests/{request_id}/").json()
     with connection.cursor() as cursor:  # sealed under the survivor's key, not a bare PDF
         cursor.execute(
-            "SELECT content FROM cases_subjectpackage WHERE request_id = %s", [request_id]
+            "SELECT content FROM cases_subjectpackage WHERE request_id = %s",
+            [SubjectRequest._meta.pk.get_db_prep_value(uuid.UUID(request_id), connection)],
         )
         assert b"%PDF" not in bytes(cursor.fetchone()[0])
     response = api(clinician).get(first["download_url"])
