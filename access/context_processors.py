@@ -19,6 +19,7 @@ def staff(request: HttpRequest) -> dict[str, Any]:
         "can_break_glass": can(user, Capability.BREAK_GLASS),
         "can_review_audit": can(user, Capability.AUDIT_REVIEW),
         "can_see_statistics": can(user, Capability.STATISTICS),
+        "can_see_processing": can(user, Capability.PROCESSING_RECORDS),
         "can_decide_requests": can(user, Capability.SUBJECT_REQUEST_DECIDE),
         "can_make_requests": can(user, Capability.IDENTITY_READ),
         "can_admin_staff": can(user, Capability.STAFF_ADMIN),

@@ -39,6 +39,7 @@ class Capability(StrEnum):
     LEGAL_HOLD_RELEASE = "legal_hold.release"
     SUBJECT_REQUEST_DECIDE = "subject_request.decide"
     STATISTICS = "statistics.view"
+    PROCESSING_RECORDS = "processing.view"
 
 
 _CASE_WORK = {
@@ -73,6 +74,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.LEGAL_HOLD_RELEASE,
             Capability.SUBJECT_REQUEST_DECIDE,
             Capability.STATISTICS,
+            Capability.PROCESSING_RECORDS,
         }
     ),
     Role.ADMIN: frozenset({Capability.STAFF_ADMIN, Capability.ORGANISATION_MANAGE}),

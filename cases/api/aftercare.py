@@ -264,3 +264,20 @@ class StatisticsApi(ApiView):
             until=params.get("until"),
         )
         return Response(s.statistics_data(table))
+
+
+class ProcessingApi(ApiView):
+    @extend_schema(
+        operation_id="processing_record",
+        responses={200: s.ProcessingOutput, **ERRORS},
+        summary="Records of processing activities, GDPR Art. 30 (DPO)",
+        description=(
+            "Generated from the code and settings in force: purposes, data subjects, the "
+            "fields of each model and how they are protected, recipients and the "
+            "disclosures made to them, time limits for erasure, security measures, and "
+            "counts of what is held. No survivor's data."
+        ),
+    )
+    @staff_endpoint(need=Capability.PROCESSING_RECORDS, action="processing.view")
+    def get(self, request: Request, *, actor: User) -> Response:
+        return Response(services.processing_data(services.processing_record(actor=actor)))

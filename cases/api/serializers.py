@@ -751,6 +751,54 @@ class StatisticsOutput(serializers.Serializer[Any]):
     as_of = serializers.DateTimeField()
 
 
+class ProcessingLineOutput(serializers.Serializer[Any]):
+    label = serializers.CharField()  # type: ignore[assignment]
+    value = serializers.CharField()
+
+
+class ProcessingFieldOutput(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    protection = serializers.ChoiceField(
+        choices=["encrypted", "key or digest (binary)", "link", "clear"]
+    )
+    health = serializers.BooleanField(help_text="health data (GDPR Art. 9)")
+
+
+class ProcessingCategoryOutput(serializers.Serializer[Any]):
+    model = serializers.CharField(help_text="the model that holds it, app_label.Model")
+    label = serializers.CharField()  # type: ignore[assignment]
+    items = ProcessingFieldOutput(many=True, help_text="the model's fields")
+
+
+class ProcessingActivityOutput(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    purpose = serializers.CharField()
+    subjects = serializers.ListField(child=serializers.CharField())
+    categories = ProcessingCategoryOutput(many=True)
+
+
+class ProcessingRecipientOutput(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    verified_on = serializers.DateField(allow_null=True)
+    disclosures = serializers.DictField(
+        child=serializers.IntegerField(), help_text="disclosures made, by consent scope"
+    )
+
+
+class ProcessingOutput(serializers.Serializer[Any]):
+    generated_at = serializers.DateTimeField()
+    controller = ProcessingLineOutput(many=True)
+    activities = ProcessingActivityOutput(many=True)
+    recipients = ProcessingRecipientOutput(many=True)
+    transfers = serializers.CharField()
+    retention = ProcessingLineOutput(many=True)
+    measures = ProcessingLineOutput(many=True)
+    holdings = ProcessingLineOutput(many=True, help_text="counts over all records")
+    scopes = serializers.DictField(child=serializers.CharField(), help_text="consent scopes")
+
+
 def statistics_data(table: Any) -> dict[str, Any]:
     """A ``services.Table`` as the API answers it."""
 

@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("requests/", aftercare.RequestListApi.as_view(), name="requests"),
     path("statistics/", aftercare.StatisticsApi.as_view(), name="statistics"),
+    path("processing/", aftercare.ProcessingApi.as_view(), name="processing"),
     path("requests/<uuid:request_id>/", aftercare.RequestDetailApi.as_view(), name="request"),
     path(
         "requests/<uuid:request_id>/decide/",

@@ -48,6 +48,14 @@ from cases.services.lifecycle import (
     open_work,
     retention_from,
 )
+from cases.services.processing import (
+    ACTIVITIES,
+    NOT_PERSONAL,
+    ProcessingRecord,
+    processing_csv_rows,
+    processing_data,
+    processing_record,
+)
 from cases.services.records import (
     ENCOUNTER_EDITABLE,
     Intake,
@@ -71,6 +79,12 @@ from cases.services.statistics import (
 )
 
 __all__ = [
+    "ACTIVITIES",
+    "NOT_PERSONAL",
+    "ProcessingRecord",
+    "processing_csv_rows",
+    "processing_data",
+    "processing_record",
     "DIMENSIONS",
     "Table",
     "statistics_csv_rows",

@@ -8,9 +8,10 @@ import csv
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from access import policy
@@ -207,4 +208,44 @@ def statistics_csv(request: HttpRequest, *, actor: User) -> HttpResponse:
     writer = csv.writer(response)
     for line in services.statistics_csv_rows(table):
         writer.writerow(line)
+    return response
+
+
+# --- records of processing (GDPR Art. 30) ------------------------------------------
+
+
+@require_GET
+@staff_endpoint(need=Capability.PROCESSING_RECORDS, action="processing.view")
+def processing(request: HttpRequest, *, actor: User) -> HttpResponse:
+    record = services.processing_record(actor=actor)
+    return render(request, "cases/processing.html", {"record": record})
+
+
+def _stamp(record: services.ProcessingRecord) -> str:
+    return timezone.localtime(record.generated_at).strftime("%Y-%m-%d")
+
+
+@require_GET
+@staff_endpoint(need=Capability.PROCESSING_RECORDS, action="processing.view")
+def processing_csv(request: HttpRequest, *, actor: User) -> HttpResponse:
+    record = services.processing_record(actor=actor)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"haven-records-of-processing-{_stamp(record)}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.write("\ufeff")  # so that spreadsheet programs read UTF-8 labels right
+    writer = csv.writer(response)
+    for line in services.processing_csv_rows(record):
+        writer.writerow(line)
+    return response
+
+
+@require_GET
+@staff_endpoint(need=Capability.PROCESSING_RECORDS, action="processing.view")
+def processing_json(request: HttpRequest, *, actor: User) -> HttpResponse:
+    record = services.processing_record(actor=actor)
+    response = JsonResponse(
+        services.processing_data(record), json_dumps_params={"ensure_ascii": False, "indent": 2}
+    )
+    name = f"haven-records-of-processing-{_stamp(record)}.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -78,6 +78,15 @@ def test_request_hold_decision_and_collection(axe_page):  # noqa: F811
     page.get_by_text("Decision recorded.").wait_for()
     for marker in (*MARKERS.values(), "ماريا", "Evidence in the trial"):
         assert marker not in page.content()
+    page.get_by_role("link", name="Records of processing").click()
+    page.get_by_role("heading", name="Records of processing", level=1).wait_for()
+    page.locator("details summary").first.click()
+    axe.check("records of processing")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download as CSV").click()
+    assert download_info.value.suggested_filename.startswith("haven-records-of-processing-")
+    for marker in (*MARKERS.values(), "ماريا"):
+        assert marker not in page.content()
     page.get_by_role("button", name="Sign out").click()
 
     page.goto("/")
