@@ -182,6 +182,7 @@ def pdf_letter(blocks: list[Block], *, mark: str, title: str, passphrase: str) -
     pdf.set_creator("Haven")
     pdf.alias_nb_pages()
     pdf.add_page()
+    measure = _Measure(pdf)
     for block in blocks:
         size, bold, space = STYLE[block.kind]
         if space:
@@ -190,17 +191,101 @@ def pdf_letter(blocks: list[Block], *, mark: str, title: str, passphrase: str) -
         indent = 6 if block.kind == "item" else 0
         for line in block.text.splitlines() or [""]:
             paragraph = unicodedata.normalize("NFC", line)
-            pdf.set_text_shaping(use_shaping_engine=needs_shaping(paragraph))
-            pdf.set_x(pdf.l_margin + indent)
-            pdf.multi_cell(
-                pdf.epw - indent,
-                size * 0.5,
-                paragraph,
-                align=Align.R if is_rtl(paragraph) else Align.L,
-                new_x=XPos.LMARGIN,
-                new_y=YPos.NEXT,
-            )
+            shaped = needs_shaping(paragraph)
+            pdf.set_text_shaping(use_shaping_engine=shaped)
+            align = Align.R if is_rtl(paragraph) else Align.L
+            if not shaped:  # fpdf2's own breaking is fast without shaping
+                pdf.set_x(pdf.l_margin + indent)
+                pdf.multi_cell(
+                    pdf.epw - indent,
+                    size * 0.5,
+                    paragraph,
+                    align=align,
+                    new_x=XPos.LMARGIN,
+                    new_y=YPos.NEXT,
+                )
+                continue
+            for row in measure.wrap(paragraph, pdf.epw - indent):
+                pdf.set_x(pdf.l_margin + indent)
+                pdf.cell(
+                    pdf.epw - indent,
+                    size * 0.5,
+                    row,
+                    align=align,
+                    new_x=XPos.LMARGIN,
+                    new_y=YPos.NEXT,
+                )
     return encrypt(bytes(pdf.output()), passphrase)
+
+
+class _Measure:
+    """Line breaking for shaped text, by words. fpdf2's own breaking re-shapes the line so
+    far at every character (quadratic in the line's length), which made a survivor's
+    copy in Arabic or Thai take seconds; here each word is shaped once, in the fonts
+    it falls to, and its width kept for the rest of the document."""
+
+    SLACK_MM = 0.5  # words shaped apart may join a hair wider than measured
+
+    def __init__(self, pdf: FPDF) -> None:
+        self.pdf = pdf
+        self.widths: dict[tuple[str, str, float], float] = {}
+
+    def width(self, word: str) -> float:
+        key = (word, self.pdf.font_style, self.pdf.font_size_pt)
+        known = self.widths.get(key)
+        if known is None:
+            known = self.widths[key] = self.pdf.get_string_width(word, normalized=True)
+        return known
+
+    def wrap(self, paragraph: str, cell_width: float) -> list[str]:
+        """The paragraph's lines in reading order. A word wider than a line (Thai and
+        Chinese are written without spaces) is broken between characters, never before
+        a combining mark."""
+        room = cell_width - 2 * self.pdf.c_margin - self.SLACK_MM
+        space = self.width(" ")
+        rows: list[str] = []
+        words: list[str] = []
+        used = 0.0
+        for word in paragraph.split(" "):
+            wide = self.width(word) if word else 0.0
+            if wide > room:
+                if words:
+                    rows.append(" ".join(words))
+                *full, last = self._pieces(word, room)
+                rows.extend(full)
+                words, used = [last], self.width(last)
+            elif words and used + space + wide > room:
+                rows.append(" ".join(words))
+                words, used = [word], wide
+            else:
+                used += (space if words else 0.0) + wide
+                words.append(word)
+        rows.append(" ".join(words))
+        return rows
+
+    def _pieces(self, word: str, room: float) -> list[str]:
+        """``word`` cut into pieces that each fit ``room``: the longest that fits, found
+        by halving, so a line costs a few shapings and not one per character."""
+        stops = [i for i in range(1, len(word)) if not _joins_previous(word[i])] + [len(word)]
+        pieces: list[str] = []
+        start = 0
+        while start < len(word):
+            ahead = [stop for stop in stops if stop > start]
+            best, low, high = ahead[0], 0, len(ahead) - 1
+            while low <= high:
+                middle = (low + high) // 2
+                if self.pdf.get_string_width(word[start : ahead[middle]], normalized=True) <= room:
+                    best, low = ahead[middle], middle + 1
+                else:
+                    high = middle - 1
+            pieces.append(word[start:best])
+            start = best
+        return pieces
+
+
+def _joins_previous(char: str) -> bool:
+    """A mark or joiner that belongs to the character before it."""
+    return unicodedata.category(char) in ("Mn", "Mc", "Me") or char in "\u200c\u200d"
 
 
 def encrypt(document: bytes, passphrase: str) -> bytes:
