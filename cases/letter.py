@@ -16,6 +16,7 @@ import io
 import secrets
 import tempfile
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -165,7 +166,24 @@ STYLE = {  # kind -> (font size, bold, space before)
 }
 
 
-def pdf_letter(blocks: list[Block], *, mark: str, title: str, passphrase: str) -> bytes:
+@dataclass(frozen=True)
+class EmbeddedFile:
+    """A file carried inside the PDF (a document of the survivor's copy), encrypted with
+    it."""
+
+    name: str
+    content: bytes
+    media_type: str
+
+
+def pdf_letter(
+    blocks: list[Block],
+    *,
+    mark: str,
+    title: str,
+    passphrase: str,
+    files: Sequence[EmbeddedFile] = (),
+) -> bytes:
     texts = [block.text for block in blocks] + [mark]
     pdf = _Letter(format="A4", unit="mm")
     pdf.mark = unicodedata.normalize("NFC", mark)
@@ -215,6 +233,13 @@ def pdf_letter(blocks: list[Block], *, mark: str, title: str, passphrase: str) -
                     new_x=XPos.LMARGIN,
                     new_y=YPos.NEXT,
                 )
+    for embedded in files:
+        pdf.embed_file(
+            bytes=embedded.content,
+            basename=embedded.name,
+            mime_type=embedded.media_type,
+            compress=True,
+        )
     return encrypt(bytes(pdf.output()), passphrase)
 
 

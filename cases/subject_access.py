@@ -2,8 +2,9 @@
 gathered once, as JSON or as an AES-256 PDF.
 
 It holds the identity, the case, every encounter with its clinical block, the earlier
-versions of what was corrected, the plan, services, tasks, consents, the documents kept
-(by title), every disclosure made (to whom, when, under which consent) and who accessed
+versions of what was corrected, the plan, services, tasks, consents, the documents and
+photos kept (the files themselves: inside the JSON, or attached to the PDF), every
+disclosure made (to whom, when, under which consent) and who accessed
 the record: dates, role labels and the kind of access, never a staff member's name.
 The PDF groups the accesses by day, role and kind (a survivor reads "a caseworker opened
 the case 3 times on 4 May", not 5,000 lines); the JSON lists each one.
@@ -14,8 +15,10 @@ Labels are in the survivor's language when it is one of the interface languages
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import mimetypes
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +66,9 @@ ACCESS_KINDS = {
 }
 
 
+_UNSAFE = set('/\\:*?"<>|')
+
+
 def role_label(role: str) -> str:
     return str(Role(role).label) if role in Role.values else _("System")
 
@@ -105,6 +111,7 @@ class Holdings:
     consents: list[Consent]
     documents: list[Attachment]
     disclosures: list[Referral]
+    files: dict[Any, bytes] = field(default_factory=dict)  # attachment id -> its bytes
     accesses: list[tuple[dt.datetime, str, str, str]] = field(default_factory=list)
     language: str = "en"
     generated_at: dt.datetime = field(default_factory=timezone.now)
@@ -117,6 +124,7 @@ class Holdings:
             (row["at"], row["actor_role"], row["action"], row["outcome"])
             for row in events_about(case.reference)
         ]
+        documents = list(selectors.attachments_for(case=case).order_by("created_at"))
         return cls(
             case=case,
             identity=identity,
@@ -130,7 +138,8 @@ class Holdings:
             services=list(selectors.services_for(case=case).select_related("provider")),
             tasks=list(selectors.tasks_for(case=case)),
             consents=list(selectors.consents_for(case=case).select_related("recipient")),
-            documents=list(selectors.attachments_for(case=case)),
+            documents=documents,
+            files={d.pk: d.content() for d in documents},
             disclosures=list(
                 selectors.referrals_for(case=case).select_related("recipient", "consent")
             ),
@@ -231,8 +240,9 @@ class Holdings:
                     "kind": d.kind,
                     "media_type": d.media_type,
                     "added_at": _iso(d.created_at),
+                    "file": self.file_name(n, d),
                 }
-                for d in self.documents
+                for n, d in enumerate(self.documents, start=1)
             ],
             "disclosures": [
                 {
@@ -262,7 +272,19 @@ class Holdings:
     def as_json(self) -> bytes:
         with translation.override(self.language):
             data = self.as_data()
+        for entry, document in zip(data["documents"], self.documents, strict=True):
+            entry["content_base64"] = base64.b64encode(self.files[document.pk]).decode()
         return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+
+    @staticmethod
+    def file_name(number: int, document: Attachment) -> str:
+        """A safe file name for a kept document: its number, its title without
+        characters that file systems refuse, and the extension of its type."""
+        title = "".join(
+            ch for ch in (document.title or "") if ch.isprintable() and ch not in _UNSAFE
+        ).strip(" .")[:60]
+        extension = mimetypes.guess_extension(document.media_type) or ".bin"
+        return f"{number:02d}-{title or document.kind}{extension}"
 
     # --- as a letter -------------------------------------------------------------
 
@@ -312,6 +334,10 @@ class Holdings:
         section(_("Tasks"), data["tasks"])
         section(_("Your consents"), data["consents"])
         section(_("Documents kept"), data["documents"])
+        if data["documents"]:
+            blocks.append(
+                B("text", _("Each document is attached to this PDF, under the file name shown."))
+            )
         section(_("Information shared with others"), data["disclosures"])
         blocks.append(B("heading", _("Who accessed your record")))
         grouped = Counter(
@@ -333,4 +359,12 @@ class Holdings:
                 % {"id": request_id},
                 title=_("Your records"),
                 passphrase=passphrase,
+                files=[
+                    letter.EmbeddedFile(
+                        name=self.file_name(n, d),
+                        content=self.files[d.pk],
+                        media_type=d.media_type,
+                    )
+                    for n, d in enumerate(self.documents, start=1)
+                ],
             )

@@ -15,6 +15,7 @@ from cases.models.aftercare import (
     Tombstone,
 )
 from cases.models.care import (
+    ATTACHMENT_LABEL,
     OPEN_GOAL_STATUSES,
     OPEN_SERVICE_STATUSES,
     Attachment,
@@ -75,6 +76,7 @@ __all__ = [
     "FORM_MAX_BYTES",
     "FORM_TYPES",
     "IDENTITY_FIELDS",
+    "ATTACHMENT_LABEL",
     "OPEN_GOAL_STATUSES",
     "OPEN_SERVICE_STATUSES",
     "Attachment",

@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import models
 from django.utils import timezone
 
 from access.crypto.datakeys import DataKey
-from access.crypto.fields import EncryptedModel, EncryptedTextField
+from access.crypto.fields import EncryptedModel, EncryptedTextField, open_file
 from audit.registry import AuditedQuerySet
 from cases import validators
 from cases.models.disclosure import Consent, Organisation
@@ -162,6 +163,9 @@ class AttachmentKind(models.TextChoices):
     DOCUMENT = "document", "Document"
 
 
+ATTACHMENT_LABEL = "cases.attachment.content"  # binds a sealed file to its purpose
+
+
 class Attachment(CaseRecord):
     """A document or photo on the case. Its bytes live in the attachment storage
     (``STORAGES["attachments"]``: a folder by default, object storage in a larger
@@ -186,3 +190,10 @@ class Attachment(CaseRecord):
 
     def __str__(self) -> str:
         return f"attachment {self.pk} ({self.kind})"
+
+    def content(self) -> bytes:
+        """The file's bytes, opened with the survivor's key (fails closed if the file
+        was swapped, altered or the key is gone). Callers record the reading."""
+        with storages["attachments"].open(self.stored_as, "rb") as handle:
+            blob = handle.read()
+        return open_file(self.data_key(), ATTACHMENT_LABEL, self.pk, blob)

@@ -19,17 +19,16 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from access.crypto.fields import open_file, seal_file
+from access.crypto.fields import seal_file
 from access.models import User
 from access.roles import Capability
 from audit.models import Outcome
 from audit.services import event_record
 from cases import selectors
 from cases.errors import ConsentRequired, DomainError
-from cases.models import Attachment, AttachmentKind, Case, ConsentScope
+from cases.models import ATTACHMENT_LABEL, Attachment, AttachmentKind, Case, ConsentScope
 from cases.services.common import locked_case, require, require_recording
 
-LABEL = "cases.attachment.content"
 MAX_PIXELS = 40_000_000
 IMAGE_TYPES = {"image/jpeg": (b"\xff\xd8\xff", "JPEG"), "image/png": (b"\x89PNG\r\n\x1a\n", "PNG")}
 DOCUMENT_TYPES = {"application/pdf": b"%PDF-"}
@@ -132,7 +131,7 @@ def _attachment_add(*, actor: User, case: Case, kind: str, title: str, data: byt
         created_by=actor,
     )
     record.full_clean()
-    sealed = seal_file(current.survivor.data_key(), LABEL, record.pk, data)
+    sealed = seal_file(current.survivor.data_key(), ATTACHMENT_LABEL, record.pk, data)
     # A file whose row is never committed is ciphertext nobody can name or open; the
     # row is written right after it, and a failure here removes it at once.
     record.stored_as = storage().save(record.stored_as, ContentFile(sealed))
@@ -162,9 +161,7 @@ def attachment_open(*, actor: User, case: Case, attachment_id: Any) -> Attachmen
     record = selectors.attachments_for(case=case).filter(pk=attachment_id).first()
     if record is None:
         raise DomainError("No such attachment on this case.", status=404)
-    with storage().open(record.stored_as, "rb") as handle:
-        blob = handle.read()
-    content = open_file(case.survivor.data_key(), LABEL, record.pk, blob)
+    content = record.content()
     event_record(
         actor=actor,
         action="attachment.view",

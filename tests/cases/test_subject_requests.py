@@ -3,6 +3,7 @@ on request (AS9-END-3, Art. 17), decided by a DPO who is not the requester."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
@@ -17,6 +18,7 @@ from access.services import grant_assign, grant_revoke
 from audit.chain import verify
 from cases.models import Case, SubjectPackage, SubjectRequest, Survivor, Tombstone
 from cases.services import (
+    attachment_add,
     consent_record,
     legal_hold_place,
     organisation_add,
@@ -114,9 +116,17 @@ def test_AS9_END_2_only_a_dpo_decides(api, full_case, clinician, supervisor):
     assert SubjectRequest.objects.get(pk=request.pk).status == "pending"
 
 
+DOCUMENT = b"%PDF-1.4 the survivor's own letter"
+
+
+def _with_document(case, actor):
+    attachment_add(actor=actor, case=case, kind="document", title="Паспорт/копия", data=DOCUMENT)
+
+
 def test_AS9_END_2_the_json_copy_holds_everything_and_downloads_once(
     api, full_case, clinician, dpo, last_event
 ):
+    _with_document(full_case, clinician)
     request_id = make(api, clinician, full_case, kind="access", format="json").json()["id"]
     decided = api(dpo).post(
         f"/api/v1/requests/{request_id}/decide/", {"decision": "approve"}, format="json"
@@ -140,6 +150,9 @@ def test_AS9_END_2_the_json_copy_holds_everything_and_downloads_once(
     assert disclosure["recipient"] == "Safe House Trust"
     assert disclosure["sent_at"] is not None and disclosure["consent"]["scope"] == "referral"
     assert package["consents"][0]["purpose"] == "shelter place"
+    (document,) = package["documents"]  # the file itself, not only its title
+    assert (document["title"], document["file"]) == ("Паспорт/копия", "01-Паспорткопия.pdf")
+    assert base64.b64decode(document["content_base64"]) == DOCUMENT
     kinds = {row["kind"] for row in package["access"]}
     assert {"case.view", "referral.download"} <= kinds or "referral.download" in kinds
     assert {row["role"] for row in package["access"]} <= {
@@ -160,6 +173,7 @@ def test_AS9_END_2_the_json_copy_holds_everything_and_downloads_once(
 def test_AS9_END_2_the_pdf_copy_opens_with_the_passphrase_shown_once(
     api, full_case, clinician, dpo
 ):
+    _with_document(full_case, clinician)
     request_id = make(api, clinician, full_case, kind="access", format="pdf").json()["id"]
     api(dpo).post(f"/api/v1/requests/{request_id}/decide/", {"decision": "approve"}, format="json")
     first = api(clinician).get(f"/api/v1/requests/{request_id}/").json()
@@ -179,6 +193,8 @@ def test_AS9_END_2_the_pdf_copy_opens_with_the_passphrase_shown_once(
     assert MARKERS["family_name"] in text
     assert "Who accessed your record" in text
     assert clinician.username not in text
+    assert "01-Паспорткопия.pdf" in text  # named in the list, and carried inside
+    assert reader.attachments == {"01-Паспорткопия.pdf": [DOCUMENT]}
 
 
 def test_AS9_END_2_a_requester_who_lost_access_gets_nothing_and_the_package_is_destroyed(
