@@ -59,7 +59,12 @@ from cases.models import (
     Survivor,
     Tombstone,
 )
-from cases.services.common import keep_revision, locked_case, save_next_version
+from cases.services.common import (
+    keep_revision,
+    locked_case,
+    package_refusal,
+    save_next_version,
+)
 from cases.subject_access import Holdings
 
 PACKAGE_DAYS = 14
@@ -564,18 +569,7 @@ def _package_release(
     reference = request.survivor.reference
     package = SubjectPackage.objects.filter(request=request).first()
 
-    def refuse(reason: str, error: Exception) -> tuple[None, None, Exception]:
-        if package is not None:
-            package.delete()
-        if reason:
-            event_record(
-                actor=actor,
-                action=action,
-                outcome=Outcome.DENIED,
-                case_reference=reference,
-                reason=reason,
-            )
-        return None, None, error
+    refuse = package_refusal(actor=actor, action=action, reference=reference, package=package)
 
     gone = PackageGone("This package was already downloaded or has expired.")
     if request.status == RequestStatus.PENDING:

@@ -1,10 +1,11 @@
 """What every case service shares: the capability guard, the version and history of
-edited records, and the rule about recording while storage consent is withdrawn."""
+edited records, the rule about recording while storage consent is withdrawn, and the
+refusal of a package that is released once."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -14,6 +15,8 @@ from django.utils import timezone
 from access import policy
 from access.models import User
 from access.roles import Capability
+from audit.models import Outcome
+from audit.services import event_record
 from cases.errors import CaseClosed, RecordingPaused, StaleVersion
 from cases.models import Case, Revision
 
@@ -92,3 +95,30 @@ def require_recording(case: Case, *, care_critical: bool = False) -> None:
         raise CaseClosed()
     if not case.recording_allowed and not care_critical:
         raise RecordingPaused()
+
+
+Refusal = tuple[None, None, Exception]
+
+
+def package_refusal(
+    *, actor: User, action: str, reference: str, package: models.Model | None
+) -> Callable[[str, Exception], Refusal]:
+    """How a package released once (a referral, a survivor's copy) is refused: the
+    package is destroyed, since nothing is kept that can no longer be released, and the
+    refusal is recorded (unless ``reason`` is empty: the policy recorded it already).
+    The caller commits, then raises the error."""
+
+    def refuse(reason: str, error: Exception) -> Refusal:
+        if package is not None:
+            package.delete()
+        if reason:
+            event_record(
+                actor=actor,
+                action=action,
+                outcome=Outcome.DENIED,
+                case_reference=reference,
+                reason=reason,
+            )
+        return None, None, error
+
+    return refuse

@@ -38,6 +38,7 @@ from cases.package import Content
 from cases.services.common import (
     keep_revision,
     locked_case,
+    package_refusal,
     require,
     require_recording,
     save_next_version,
@@ -414,18 +415,7 @@ def _referral_release(
     reference = referral.case.reference
     package = ReferralPackage.objects.filter(referral=referral).first()
 
-    def refuse(reason: str, error: Exception) -> tuple[None, None, Exception]:
-        if package is not None:
-            package.delete()  # nothing is kept that can no longer be released
-        if reason:
-            event_record(
-                actor=actor,
-                action=action,
-                outcome=Outcome.DENIED,
-                case_reference=reference,
-                reason=reason,
-            )
-        return None, None, error
+    refuse = package_refusal(actor=actor, action=action, reference=reference, package=package)
 
     if package is None or referral.downloaded_at is not None:
         return refuse("gone", PackageGone("This package was already downloaded or has expired."))
