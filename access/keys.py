@@ -22,7 +22,7 @@ from access.crypto import blind
 from access.crypto.datakeys import WrappedDataKey, rewrap_data_key
 from access.crypto.errors import KeyringUnavailable
 from access.crypto.keyring import LocalKeyringProvider, get_provider
-from access.models import FormDraft, User, WrappedKey
+from access.models import FormDraft, StaffKey, User, WrappedKey, staff_key_id
 from audit.models import AccessEvent
 from audit.services import event_record
 from cases.models import BlindIndexEntry, Identity, Survivor
@@ -99,7 +99,8 @@ def keys_pending_rotation() -> int:
     survivors = Survivor.objects.filter(wrapped_dek__isnull=False).exclude(kek_id=active)
     stored = WrappedKey.objects.filter(wrapped__isnull=False).exclude(kek_id=active)
     kept_forms = FormDraft.objects.exclude(kek_id=active)
-    return survivors.count() + stored.count() + kept_forms.count()
+    staff = StaffKey.objects.exclude(kek_id=active)
+    return survivors.count() + stored.count() + kept_forms.count() + staff.count()
 
 
 def keys_rotate(
@@ -162,8 +163,20 @@ def keys_rotate(
             )
             draft.kek_id, draft.wrapped_dek = rewrapped.kek_id, rewrapped.blob
             draft.save(update_fields=["kek_id", "wrapped_dek"])
-    if progress is not None and (stored or kept_forms):
-        progress(len(stored) + len(kept_forms))
+        staff_keys = list(StaffKey.objects.select_for_update().exclude(kek_id=active))
+        for staff_key in staff_keys:
+            rewrapped = rewrap_data_key(
+                staff_key_id(staff_key.user_id),
+                WrappedDataKey(
+                    dek_id=staff_key.dek_id,
+                    kek_id=staff_key.kek_id,
+                    blob=bytes(staff_key.wrapped_dek),
+                ),
+            )
+            staff_key.kek_id, staff_key.wrapped_dek = rewrapped.kek_id, rewrapped.blob
+            staff_key.save(update_fields=["kek_id", "wrapped_dek"])
+    if progress is not None and (stored or kept_forms or staff_keys):
+        progress(len(stored) + len(kept_forms) + len(staff_keys))
     event_record(
         actor=actor, action="key.rotate", detail={"rewrapped": done, "stored_keys": len(stored)}
     )
@@ -199,6 +212,7 @@ def keys_retire(kek_id: str, *, actor: User | None = None) -> None:
         Survivor.objects.filter(kek_id=kek_id, wrapped_dek__isnull=False).count()
         + keystore.wrapped_under([kek_id])
         + FormDraft.objects.filter(kek_id=kek_id).count()
+        + StaffKey.objects.filter(kek_id=kek_id).count()
     )
     if in_use:
         raise KeyringUnavailable(

@@ -288,3 +288,45 @@ class FormDraft(EncryptedModel):
             )
             cached = self._data_key = unwrap_data_key(self.id, wrapped)
         return cached
+
+
+_STAFF_KEY_NAMESPACE = uuid.UUID("6f1d3c1e-3a55-4b8e-9f67-6a0c2b9d1e42")
+
+
+def staff_key_id(user_id: int) -> uuid.UUID:
+    """The id a staff member's private key is bound to, derived from the account (so a
+    row moved to another account does not unwrap for it)."""
+    return uuid.uuid5(_STAFF_KEY_NAMESPACE, f"staff:{user_id}")
+
+
+class StaffKey(models.Model):
+    """A staff member's own data key for what is theirs alone (the well-being
+    self-check, AS8-4), wrapped by the KEK and bound to the account. It is made at the
+    first sign-in, so that having one says nothing about using the self-check. Only the
+    services acting for that same person unwrap it; no route lets anyone else's
+    session reach it (docs/threat-model.md says who can reach what)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="+")
+    kek_id = models.CharField(max_length=32, db_index=True)
+    dek_id = models.CharField(max_length=16)
+    wrapped_dek = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"staff key of user #{self.user_id}"
+
+    @classmethod
+    def for_user(cls, user: User) -> StaffKey:
+        wrapped, key = new_data_key(staff_key_id(user.pk))
+        row = cls(user=user, kek_id=wrapped.kek_id, dek_id=wrapped.dek_id, wrapped_dek=wrapped.blob)
+        row._data_key = key
+        return row
+
+    def data_key(self) -> DataKey:
+        cached: DataKey | None = getattr(self, "_data_key", None)
+        if cached is None:
+            wrapped = WrappedDataKey(
+                dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek)
+            )
+            cached = self._data_key = unwrap_data_key(staff_key_id(self.user_id), wrapped)
+        return cached

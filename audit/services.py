@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from django.utils import timezone
+
 from audit import chain, context
 from audit.models import AccessEvent, Outcome
 
@@ -99,4 +101,30 @@ def _event(
         user_agent=ctx.user_agent,
         request_id=ctx.request_id,
         detail=_check_detail(detail or {}),
+    )
+
+
+def event_record_unlinked(action: str) -> AccessEvent:
+    """Record that something happened, and on which day, without anything that could
+    tie it to a person: no actor, no address, browser or request id, and the time cut
+    to the start of the day. For what a staff member does for themselves alone (the
+    well-being self-check): the trail shows that the feature is used, never by whom."""
+    if not _ACTION.match(action):
+        raise ValueError(f"bad action name {action!r}")
+    day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return chain.append_event(
+        AccessEvent(
+            at=day,
+            actor_id=None,
+            actor_username="",
+            actor_role="",
+            action=action,
+            outcome=Outcome.ALLOWED,
+            case_reference="",
+            reason="",
+            ip=None,
+            user_agent="",
+            request_id="",
+            detail={},
+        )
     )

@@ -788,3 +788,34 @@ class StatisticsForm(forms.Form):
     until = forms.CharField(
         required=False, max_length=7, label="To month", help_text="YYYY-MM", strip=True
     )
+
+
+class TransferRequestForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Why you would like to hand this case over",
+        help_text="Private: only you and your supervisor read it. It is not part of the "
+        "case and the person never sees it.",
+        error_messages={"required": "Say why, in a few words; it stays between you two."},
+    )
+
+
+class TransferDecideForm(forms.Form):
+    request = forms.UUIDField(widget=forms.HiddenInput)
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve: hand the case over"), ("decline", "Decline")],
+        widget=forms.RadioSelect,
+        label="Decision",
+        error_messages={"required": "Choose approve or decline."},
+    )
+    to_user = forms.CharField(
+        max_length=150, required=False, label="Who takes the case over (approve)"
+    )
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Note",
+        help_text="Approve: the handover note the new worker reads. Decline: why.",
+    )

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "access.apps.AccessConfig",
     "audit.apps.AuditConfig",
     "cases.apps.CasesConfig",
+    "carers.apps.CarersConfig",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "access.context_processors.staff",
+                "carers.context_processors.carers",
                 "access.context_processors.unsaved_work",
             ],
         },

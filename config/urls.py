@@ -11,12 +11,22 @@ from access.admin import site as admin_site
 from access.views import HavenLoginView
 from audit import api_urls as audit_api
 from audit import urls as audit_pages
+from carers import api_urls as carers_api
+from carers import urls as carers_pages
 from cases import urls as case_pages
 from cases.api import urls as cases_api
 from haven.api import api_not_found
 
 # The API, version 1: each app contributes its own routes, under one namespace.
-api_v1 = ([*access_api.urlpatterns, *cases_api.urlpatterns, *audit_api.urlpatterns], "api")
+api_v1 = (
+    [
+        *access_api.urlpatterns,
+        *carers_api.urlpatterns,
+        *cases_api.urlpatterns,
+        *audit_api.urlpatterns,
+    ],
+    "api",
+)
 
 urlpatterns = [
     path("", access_views.home, name="home"),
@@ -46,6 +56,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", api_not_found),  # anything else under /api/: a JSON 404
     path("audit/", include(audit_pages)),
+    path("", include(carers_pages)),
     path("", include(case_pages)),
 ]
 

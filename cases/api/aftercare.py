@@ -17,7 +17,7 @@ from access.models import User
 from access.roles import Capability
 from cases import services
 from cases.api import serializers as s
-from cases.models import Case, RequestStatus, SubjectRequest
+from cases.models import Case, RequestStatus, SubjectRequest, TransferStatus
 from haven.api import (
     ERROR,
     ERRORS,
@@ -281,3 +281,73 @@ class ProcessingApi(ApiView):
     @staff_endpoint(need=Capability.PROCESSING_RECORDS, action="processing.view")
     def get(self, request: Request, *, actor: User) -> Response:
         return Response(services.processing_data(services.processing_record(actor=actor)))
+
+
+# --- handing over a hard case (AS8-2) -----------------------------------------------
+
+
+def _transfer_out(actor: User, found: Any) -> dict[str, Any]:
+    """A transfer request as the requester or the team's supervisor sees it (the only
+    two who are ever shown one)."""
+    return s.TransferOutput(found).data
+
+
+class CaseTransferApi(ApiView):
+    @extend_schema(
+        operation_id="transfer_request_make",
+        request=s.TransferInput,
+        responses={
+            **ERRORS,
+            201: s.TransferOutput,
+            409: OpenApiResponse(ERROR, description="request_pending or case_closed"),
+        },
+        summary="Ask to hand over a case that is personally hard (the assigned worker)",
+        description="The reason is private: only you and your team's supervisor see it.",
+    )
+    @case_endpoint(action="transfer.request", need=Capability.CASE_READ, writes=True)
+    def post(self, request: Request, *, actor: User, case: Case) -> Response:
+        data = validated(s.TransferInput, request.data)
+        made = services.transfer_request_make(actor=actor, case=case, reason=data["reason"])
+        return created(_transfer_out(actor, made))
+
+
+class TransferListApi(ApiView):
+    @extend_schema(
+        operation_id="transfer_requests_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=list(TransferStatus.values), required=False)
+        ],
+        responses={200: paginated(s.TransferOutput), **ERRORS},
+        summary="My transfer requests; for a supervisor, also those of the team",
+    )
+    @staff_endpoint()
+    def get(self, request: Request, *, actor: User) -> Response:
+        query = services.transfer_requests_for(
+            actor=actor, status=str(request.query_params.get("status", ""))
+        )
+        paginator, page = self.paginate(request, query)
+        return paginator.get_paginated_response([_transfer_out(actor, t) for t in page])
+
+
+class TransferDecideApi(ApiView):
+    @extend_schema(
+        operation_id="transfer_decide",
+        request=s.TransferDecideInput,
+        responses={
+            **ERRORS,
+            200: s.TransferOutput,
+            409: OpenApiResponse(ERROR, description="decided: decided already"),
+        },
+        summary="Approve (the case moves to to_user at once) or decline (with a note)",
+    )
+    @staff_endpoint(need=Capability.GRANT_MANAGE, action="transfer.decide")
+    def post(self, request: Request, request_id: Any, *, actor: User) -> Response:
+        data = validated(s.TransferDecideInput, request.data)
+        decided = services.transfer_decide(
+            actor=actor,
+            request_id=request_id,
+            decision=data["decision"],
+            to_username=data.get("to_user") or "",
+            note=data.get("note") or "",
+        )
+        return Response(_transfer_out(actor, decided))

@@ -799,6 +799,29 @@ class ProcessingOutput(serializers.Serializer[Any]):
     scopes = serializers.DictField(child=serializers.CharField(), help_text="consent scopes")
 
 
+class TransferInput(StrictSerializer):
+    reason = text(2000, required=True, allow_null=False)
+
+
+class TransferDecideInput(StrictSerializer):
+    decision = serializers.ChoiceField(choices=[("approve", "approve"), ("decline", "decline")])
+    to_user = text(150)
+    note = text(2000)
+
+
+class TransferOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    reference = serializers.CharField(source="case.reference")
+    status = serializers.CharField()
+    requested_by = serializers.CharField(source="requested_by.username")
+    requested_at = serializers.DateTimeField()
+    reason = serializers.CharField(help_text="private to the requester and the supervisor")
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+    to_user = serializers.CharField(source="to_user.username", allow_null=True, default=None)
+    note = serializers.CharField(allow_blank=True)
+
+
 def statistics_data(table: Any) -> dict[str, Any]:
     """A ``services.Table`` as the API answers it."""
 

@@ -23,6 +23,17 @@ urlpatterns = [
     path("requests/", aftercare.RequestListApi.as_view(), name="requests"),
     path("statistics/", aftercare.StatisticsApi.as_view(), name="statistics"),
     path("processing/", aftercare.ProcessingApi.as_view(), name="processing"),
+    path(
+        "cases/<str:reference>/transfer-requests/",
+        aftercare.CaseTransferApi.as_view(),
+        name="case-transfer-requests",
+    ),
+    path("transfer-requests/", aftercare.TransferListApi.as_view(), name="transfer-requests"),
+    path(
+        "transfer-requests/<uuid:request_id>/decide/",
+        aftercare.TransferDecideApi.as_view(),
+        name="transfer-decide",
+    ),
     path("requests/<uuid:request_id>/", aftercare.RequestDetailApi.as_view(), name="request"),
     path(
         "requests/<uuid:request_id>/decide/",

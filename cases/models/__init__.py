@@ -13,6 +13,8 @@ from cases.models.aftercare import (
     SubjectPackage,
     SubjectRequest,
     Tombstone,
+    TransferRequest,
+    TransferStatus,
 )
 from cases.models.care import (
     ATTACHMENT_LABEL,
@@ -71,6 +73,8 @@ __all__ = [
     "RequestKind",
     "RequestFormat",
     "EndReason",
+    "TransferRequest",
+    "TransferStatus",
     "CLOSURE_CHECKLIST",
     "DISCLOSURE_SCOPES",
     "FORM_MAX_BYTES",

@@ -162,3 +162,46 @@ class StatisticsFacet(models.Model):
 
     def __str__(self) -> str:
         return f"statistics facet {self.pk}"
+
+
+class TransferStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for the supervisor"
+    APPROVED = "approved", "Approved: the case moved"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class TransferRequest(EncryptedModel):
+    """A staff member's request to hand over a case that is personally hard for them
+    (AS8-2). The reason is private: sealed (under the survivor's key, so it goes with
+    the case) and shown only to the requester and the team's supervisor. On approval the
+    supervisor's note is the handover note the new worker reads."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    reason = EncryptedTextField(max_length=2000)
+    status = models.CharField(
+        max_length=10, choices=TransferStatus.choices, default=TransferStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = EncryptedTextField(max_length=2000)
+
+    class Meta:
+        ordering = ["requested_at"]
+        indexes = [models.Index(fields=["case", "status"], name="transfer_case_status")]
+
+    def __str__(self) -> str:
+        return f"transfer request {self.pk}"
+
+    def data_key(self) -> DataKey:
+        return self.case.survivor.data_key()

@@ -77,8 +77,18 @@ from cases.services.statistics import (
     statistics_facets_prune,
     statistics_table,
 )
+from cases.services.transfer import (
+    handover_notes,
+    transfer_decide,
+    transfer_request_make,
+    transfer_requests_for,
+)
 
 __all__ = [
+    "handover_notes",
+    "transfer_decide",
+    "transfer_request_make",
+    "transfer_requests_for",
     "ACTIVITIES",
     "NOT_PERSONAL",
     "ProcessingRecord",

@@ -58,6 +58,7 @@ from cases.models import (
     SubjectRequest,
     Survivor,
     Tombstone,
+    TransferRequest,
 )
 from cases.services.common import (
     keep_revision,
@@ -207,6 +208,7 @@ def _end_locked(cases: list[Case], *, reason: str, actor: User | None) -> list[T
     _delete_rows(ReferralPackage.objects.filter(referral__case_id__in=case_ids))
     _delete_rows(SubjectPackage.objects.filter(request__survivor_id__in=survivor_ids))
     for model in (
+        TransferRequest,
         StatisticsFacet,
         Referral,
         Attachment,

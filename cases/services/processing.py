@@ -105,6 +105,15 @@ ACTIVITIES: tuple[Activity, ...] = (
         ("cases.StatisticsFacet",),
     ),
     Activity(
+        "carers",
+        "Care for the carers",
+        "Helping staff look after themselves (action sheet 8): a self-check that only the "
+        "staff member can read, sealed with their own key and linked to no account in the "
+        'database, and "I would like to talk", shared with their supervisor by choice.',
+        ("staff",),
+        ("carers.SelfCheck", "carers.TalkRequest", "access.StaffKey", "cases.TransferRequest"),
+    ),
+    Activity(
         "accountability",
         "Staff accounts, access control and the access trail",
         "Letting each member of staff sign in securely and reach only the cases they work "
@@ -141,6 +150,7 @@ ACTIVITIES: tuple[Activity, ...] = (
 NOT_PERSONAL: dict[str, str] = {
     "cases.Organisation": "the referral directory: organisations, listed under recipients",
     "access.ConfidentialityRules": "the text of the confidentiality rules",
+    "carers.SelfCheckWording": "the organisation's wording of the self-check items",
     "auth.Permission": "Django's permission names",
     "auth.Group": "Django's groups (unused: roles are on the account)",
     "contenttypes.ContentType": "Django's model names",
@@ -347,6 +357,10 @@ def _holdings() -> tuple[Line, ...]:
             SubjectRequest.objects.filter(status=RequestStatus.PENDING),
         ),
         _count("Active staff accounts", User.objects.filter(is_active=True)),
+        _count(
+            "Self-checks kept (all staff together; whose is not recorded)",
+            apps.get_model("carers", "SelfCheck").objects.all(),
+        ),
     )
 
 

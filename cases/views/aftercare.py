@@ -19,9 +19,17 @@ from access.endpoints import case_endpoint, governance_endpoint, staff_endpoint
 from access.models import User
 from access.roles import Capability
 from cases import services
-from cases.forms import DecideForm, LegalHoldForm, StatisticsForm, SubjectRequestForm
+from cases.forms import (
+    DecideForm,
+    LegalHoldForm,
+    StatisticsForm,
+    SubjectRequestForm,
+    TransferDecideForm,
+    TransferRequestForm,
+)
 from cases.models import Case, RequestStatus
 from haven.api import download_response
+from haven.errors import HavenError
 from haven.web import form_errors, posted
 
 
@@ -249,3 +257,49 @@ def processing_json(request: HttpRequest, *, actor: User) -> HttpResponse:
     name = f"haven-records-of-processing-{_stamp(record)}.json"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+# --- handing over a hard case (AS8-2) -----------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@case_endpoint(action="case.view", on_post="transfer.request", need=Capability.CASE_READ)
+def transfer_new(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse:
+    form = TransferRequestForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        with form_errors(form) as attempt:
+            services.transfer_request_make(
+                actor=actor, case=case, reason=form.cleaned_data["reason"]
+            )
+        if attempt.ok:
+            messages.success(request, "Your supervisor will see your request on the caseload page.")
+            return redirect("cases:detail", reference=case.reference)
+    return render(
+        request, "cases/transfer_new.html", {"form": form, "case": case}, status=_status(form)
+    )
+
+
+@require_http_methods(["POST"])
+@staff_endpoint(need=Capability.GRANT_MANAGE, action="transfer.decide")
+def transfer_decide(request: HttpRequest, *, actor: User) -> HttpResponse:
+    form = TransferDecideForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose approve or decline.")
+        return redirect("cases:caseload")
+    data = form.cleaned_data
+    try:
+        decided = services.transfer_decide(
+            actor=actor,
+            request_id=data["request"],
+            decision=data["decision"],
+            to_username=data["to_user"],
+            note=data["note"],
+        )
+    except HavenError as refusal:
+        if refusal.status == 404:  # not a request of this supervisor's team
+            raise
+        messages.error(request, refusal.public_detail)
+    else:
+        done = "handed over" if decided.status == "approved" else "declined"
+        messages.success(request, f"{decided.case.reference}: {done}.")
+    return redirect("cases:caseload")

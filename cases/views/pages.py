@@ -99,6 +99,7 @@ def case_detail(request: HttpRequest, *, actor: User, case: Case) -> HttpRespons
     policy.require(actor, case, Capability.CASE_READ, action="encounter.list")
     clinical = policy.reads_clinical(actor, case, action="clinical.list")
     grants = policy.grants_on(actor, case)
+    assigned = [g.user for g in grants if g.kind == "assignment" and g.in_force]
     return render(
         request,
         "cases/case_detail.html",
@@ -117,7 +118,9 @@ def case_detail(request: HttpRequest, *, actor: User, case: Case) -> HttpRespons
             "can_close": policy.may_close(actor, case),
             "break_glass_until": policy.break_glass_until(actor, case),
             "grants": grants,
-            "assigned": [g.user for g in grants if g.kind == "assignment" and g.in_force],
+            "assigned": assigned,
+            "can_transfer": case.is_open and actor in assigned,
+            "handovers": services.handover_notes(case=case),
             "can_manage_grants": policy.supervises(actor, case),
             "can_hold": policy.supervises(actor, case) and policy.can(actor, Capability.LEGAL_HOLD),
             "consents": list(selectors.consents_for(case=case)),

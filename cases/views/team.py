@@ -15,7 +15,7 @@ from access.endpoints import case_endpoint, staff_endpoint
 from access.errors import AlreadyHasAccess
 from access.models import User
 from access.roles import Capability
-from cases import selectors
+from cases import selectors, services
 from cases.forms import BreakGlassForm, GrantForm, ReassignForm, RevokeForm
 from cases.models import Case
 from haven.web import form_errors, posted, refusals_as_messages
@@ -113,10 +113,20 @@ def caseload(request: HttpRequest, *, actor: User) -> HttpResponse:
         actor, action="team.caseload", count=sum(len(load.open_cases) for load in loads)
     )
     unassigned = list(selectors.unassigned_cases(supervisor=actor))
+    transfers = [
+        t
+        for t in services.transfer_requests_for(actor=actor, status="pending")
+        if t.requested_by_id != actor.pk
+    ]
     return render(
         request,
         "cases/caseload.html",
-        {"loads": loads, "members": [load.user for load in loads], "unassigned": unassigned},
+        {
+            "loads": loads,
+            "members": [load.user for load in loads],
+            "unassigned": unassigned,
+            "transfers": transfers,
+        },
     )
 
 

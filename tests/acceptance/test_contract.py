@@ -297,3 +297,25 @@ def test_bad_input_gets_a_stable_4xx_and_changes_nothing(journey: dict, accepted
         answer = cw.request("POST", "/api/v1/cases/", raw=raw)
         assert (answer.status, answer.json["code"]) == (400, code), (raw[:40], answer.body)
     assert cw.get("/api/v1/cases/").json["count"] == before
+
+
+def test_the_self_check_is_the_staff_members_own(accepted: Make):
+    """AS8-4 over HTTP: a staff member records and reads their own self-checks; the
+    supervisor, the DPO and the administrator reach none of them, by any id."""
+    cw = accepted("cw")
+    answers = {item: 4 for item in "abcdefghijklm"} | {"c": 10, "e": 10}
+    made = cw.post("/api/v1/me/wellbeing/", {"answers": answers})
+    assert made.status == 201, made.body
+    entry = made.json
+    assert (entry["secondary_trauma"], entry["burnout"], entry["total"]) == (32, 32, 64)
+    assert set(entry) >= {"id", "taken_at", "secondary_trauma", "burnout", "total"}
+    mine = _every_page(cw, "/api/v1/me/wellbeing/")
+    assert entry["id"] in {e["id"] for e in mine}
+    for other in ("sup", "dpo", "adm"):
+        client = accepted(other)
+        assert entry["id"] not in {e["id"] for e in _every_page(client, "/api/v1/me/wellbeing/")}
+        assert client.delete(f"/api/v1/me/wellbeing/{entry['id']}/").status == 404
+    bad = cw.post("/api/v1/me/wellbeing/", {"answers": {**answers, "a": 11}})
+    assert bad.status == 400 and bad.json["code"] == "invalid"
+    assert cw.delete(f"/api/v1/me/wellbeing/{entry['id']}/").status == 204
+    assert cw.delete(f"/api/v1/me/wellbeing/{entry['id']}/").status == 404

@@ -22,8 +22,9 @@ from django.utils import timezone
 from access.models import CaseGrant, GrantKind
 from access.roles import Role
 from audit.models import AccessEvent
+from carers import services as carers_services
 from cases import services
-from cases.models import Case, SubjectRequest
+from cases.models import Case, SubjectRequest, TransferRequest
 from tests.factories import TeamFactory, UserFactory, add_encounter, open_case
 from tests.helpers import web_client
 
@@ -329,6 +330,30 @@ def _new_request(w: World, *, approve: bool = False) -> Any:
     return made.pk
 
 
+def _own_selfcheck(w: World) -> Any:
+    """A self-check of the caller's own: the only kind anyone can reach."""
+    answers = dict.fromkeys("abcdefghijklm", 5)
+    return carers_services.selfcheck_record(actor=w.user, answers=answers).id
+
+
+def _new_transfer(w: World) -> Any:
+    """The assigned owner's request to hand the case over, the only one waiting."""
+    TransferRequest.objects.filter(case=w.case, status="pending").update(status="withdrawn")
+    return services.transfer_request_make(actor=w.owner, case=w.case, reason="Too close").pk
+
+
+def transfer_expect(role, rel):
+    if not _reads(role, rel):
+        return case_read(201)(role, rel)
+    return 201 if rel == "assigned" else 403
+
+
+def transfer_decide_expect(role, rel, ok: int = 200):
+    if rel == "team_supervisor":
+        return ok
+    return 404 if role == Role.SUPERVISOR else 403
+
+
 def _today() -> dt.date:
     return timezone.localdate()
 
@@ -338,6 +363,123 @@ def _slug() -> str:
 
 
 ENDPOINTS = [
+    Endpoint(
+        "transfer request",
+        "api/v1/cases/<str:reference>/transfer-requests/",
+        "post",
+        lambda w: f"/api/v1/cases/{w.case.reference}/transfer-requests/",
+        transfer_expect,
+        body=lambda w: {"reason": "It is too close to home"},
+        event="transfer.request",
+    ),
+    Endpoint(
+        "transfer list",
+        "api/v1/transfer-requests/",
+        "get",
+        lambda w: "/api/v1/transfer-requests/",
+        always(200),
+        event="transfer.list",
+    ),
+    Endpoint(
+        "transfer decide",
+        "api/v1/transfer-requests/<uuid:request_id>/decide/",
+        "post",
+        lambda w: f"/api/v1/transfer-requests/{_new_transfer(w)}/decide/",
+        transfer_decide_expect,
+        body=lambda w: {"decision": "decline", "note": "Let us talk first"},
+        event="transfer.decide",
+    ),
+    Endpoint(
+        "web transfer new",
+        "cases/<str:reference>/transfer/",
+        "get",
+        lambda w: f"/cases/{w.case.reference}/transfer/",
+        case_read(200),
+        web=True,
+        event="case.view",
+    ),
+    Endpoint(
+        "web transfer decide",
+        "team/transfers/decide/",
+        "post",
+        lambda w: "/team/transfers/decide/",
+        lambda role, rel: transfer_decide_expect(role, rel, ok=302),
+        body=lambda w: {"request": str(_new_transfer(w)), "decision": "decline", "note": "No"},
+        web=True,
+        event="transfer.decide",
+    ),
+    Endpoint(
+        "wellbeing list",
+        "api/v1/me/wellbeing/",
+        "get",
+        lambda w: "/api/v1/me/wellbeing/",
+        always(200),
+        reads_data=False,
+    ),
+    Endpoint(
+        "wellbeing record",
+        "api/v1/me/wellbeing/",
+        "post",
+        lambda w: "/api/v1/me/wellbeing/",
+        always(201),
+        body=lambda w: {"answers": dict.fromkeys("abcdefghijklm", 3)},
+        reads_data=False,
+    ),
+    Endpoint(
+        "wellbeing delete",
+        "api/v1/me/wellbeing/<uuid:entry_id>/",
+        "delete",
+        lambda w: f"/api/v1/me/wellbeing/{_own_selfcheck(w)}/",
+        always(204),
+        reads_data=False,
+    ),
+    Endpoint(
+        "web wellbeing",
+        "account/wellbeing/",
+        "get",
+        lambda w: "/account/wellbeing/",
+        always(200),
+        web=True,
+        reads_data=False,
+    ),
+    Endpoint(
+        "web wellbeing delete",
+        "account/wellbeing/<uuid:entry_id>/delete/",
+        "get",
+        lambda w: f"/account/wellbeing/{_own_selfcheck(w)}/delete/",
+        always(200),
+        web=True,
+        reads_data=False,
+    ),
+    Endpoint(
+        "web talk",
+        "account/wellbeing/talk/",
+        "post",
+        lambda w: "/account/wellbeing/talk/",
+        always(302),
+        web=True,
+        reads_data=False,
+    ),
+    Endpoint(
+        "web team talk",
+        "team/talk/",
+        "get",
+        lambda w: "/team/talk/",
+        by_role({Role.SUPERVISOR}, 200),
+        web=True,
+        event="wellbeing.talk_list",
+        reads_data=False,
+    ),
+    Endpoint(
+        "web wellbeing wording",
+        "staff/wellbeing-wording/",
+        "get",
+        lambda w: "/staff/wellbeing-wording/",
+        by_role({Role.ADMIN}, 200),
+        web=True,
+        event="wellbeing.wording_load",
+        reads_data=False,
+    ),
     Endpoint("me", "api/v1/me/", "get", lambda w: "/api/v1/me/", always(200), reads_data=False),
     Endpoint(
         "me update",

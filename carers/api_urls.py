@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from carers import api
+
+urlpatterns = [
+    path("me/wellbeing/", api.WellbeingApi.as_view(), name="wellbeing"),
+    path("me/wellbeing/<uuid:entry_id>/", api.WellbeingEntryApi.as_view(), name="wellbeing-entry"),
+]

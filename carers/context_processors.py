@@ -1,0 +1,18 @@
+"""For a supervisor, on every page: how many of their team would like to talk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+from access.roles import Role
+from carers.services import talk_requests_for
+
+
+def carers(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or getattr(user, "role", "") != Role.SUPERVISOR:
+        return {}
+    return {"talk_requests": SimpleLazyObject(lambda: talk_requests_for(supervisor=user))}

@@ -1,0 +1,55 @@
+"""The self-check form (each item a row of 1 to 10) and the wording an administrator
+loads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from carers import scale
+
+_SCALE = [(str(n), str(n)) for n in range(scale.LOWEST, scale.HIGHEST + 1)]
+
+
+class SelfCheckForm(forms.Form):
+    def __init__(self, *args: Any, wording: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for item in scale.ITEMS:
+            self.fields[item] = forms.TypedChoiceField(
+                choices=_SCALE,
+                coerce=int,
+                widget=forms.RadioSelect,
+                label=f"{item}. {wording[item]}",
+                error_messages={"required": "Choose a number from 1 to 10."},
+            )
+
+
+class WordingForm(forms.Form):
+    source = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Source of the wording",
+        help_text="For example the citation and licence of the validated scale you use.",
+    )
+    support = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Your organisation's support contacts",
+        help_text="Shown with every self-check: who to call, peer support, leave.",
+    )
+
+    def __init__(self, *args: Any, wording: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for item in scale.ITEMS:
+            self.fields[f"item_{item}"] = forms.CharField(
+                max_length=300, label=f"Item {item}", initial=wording[item]
+            )
+
+
+class ConfirmDeleteForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Delete this self-check for good",
+        error_messages={"required": "Tick the box to delete it."},
+    )

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from carers import views
+
+app_name = "carers"
+
+urlpatterns = [
+    path("account/wellbeing/", views.wellbeing, name="wellbeing"),
+    path(
+        "account/wellbeing/<uuid:entry_id>/delete/",
+        views.wellbeing_delete,
+        name="wellbeing-delete",
+    ),
+    path("account/wellbeing/talk/", views.talk, name="talk"),
+    path("team/talk/", views.team_talk, name="team-talk"),
+    path("staff/wellbeing-wording/", views.wording, name="wording"),
+]

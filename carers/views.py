@@ -1,0 +1,162 @@
+"""Pages of care for the carers: the private self-check, "I would like to talk", the
+supervisor's list of who would like to talk, and the wording an administrator loads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from access.endpoints import staff_endpoint
+from access.errors import GrantError
+from access.models import User
+from access.roles import Capability
+from carers import scale, services
+from carers.forms import ConfirmDeleteForm, SelfCheckForm, WordingForm
+from haven.errors import NotFound
+from haven.web import form_errors, posted
+
+_CHART_W, _CHART_H, _PAD = 600, 160, 24
+
+
+def _chart(entries: list[services.Entry], score: str) -> dict[str, Any] | None:
+    """Points of one score over time, oldest first, scaled into the chart (no script)."""
+    if len(entries) < 2:
+        return None
+    low, high = scale.ranges()[score]
+    ordered = list(reversed(entries))
+    step = (_CHART_W - 2 * _PAD) / (len(ordered) - 1)
+    points = []
+    for n, entry in enumerate(ordered):
+        value = entry.scores[score]
+        x = _PAD + n * step
+        y = _CHART_H - _PAD - (value - low) / (high - low) * (_CHART_H - 2 * _PAD)
+        points.append({"x": round(x, 1), "y": round(y, 1), "value": value, "on": entry.taken_at})
+    return {
+        "points": points,
+        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
+        "first": points[0]["value"],
+        "last": points[-1]["value"],
+        "low": low,
+        "high": high,
+        "width": _CHART_W,
+        "height": _CHART_H,
+        "top": _PAD,
+        "bottom": _CHART_H - _PAD,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint()
+def wellbeing(request: HttpRequest, *, actor: User) -> HttpResponse:
+    wording = services.wording_current()
+    form = SelfCheckForm(posted(request), wording=wording.items)
+    if form.is_bound and form.is_valid():
+        with form_errors(form) as attempt:
+            entry = services.selfcheck_record(actor=actor, answers=form.cleaned_data)
+        if attempt.ok:
+            scores = entry.scores
+            messages.success(
+                request,
+                f"Saved. Secondary trauma {scores['secondary_trauma']}, burnout "
+                f"{scores['burnout']}, total {scores['total']}.",
+            )
+            return redirect("carers:wellbeing")
+    entries = services.selfchecks_of(actor=actor)
+    return render(
+        request,
+        "carers/wellbeing.html",
+        {
+            "form": form,
+            "wording": wording,
+            "entries": entries,
+            "charts": [
+                ("Secondary trauma", _chart(entries, "secondary_trauma")),
+                ("Burnout", _chart(entries, "burnout")),
+            ],
+            "talk": services.talk_open(actor=actor),
+            "has_team": actor.team_id is not None,
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint()
+def wellbeing_delete(request: HttpRequest, entry_id: Any, *, actor: User) -> HttpResponse:
+    entry = next((e for e in services.selfchecks_of(actor=actor) if e.id == entry_id), None)
+    if entry is None:
+        raise NotFound()
+    form = ConfirmDeleteForm(posted(request))
+    if form.is_bound and form.is_valid():
+        with form_errors(form) as attempt:
+            services.selfcheck_delete(actor=actor, entry_id=entry_id)
+        if attempt.ok:
+            messages.success(request, "The self-check was deleted.")
+            return redirect("carers:wellbeing")
+    return render(
+        request,
+        "carers/wellbeing_delete.html",
+        {"form": form, "entry": entry},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_POST
+@staff_endpoint()
+def talk(request: HttpRequest, *, actor: User) -> HttpResponse:
+    if request.POST.get("withdraw"):
+        services.talk_withdraw(actor=actor)
+        messages.success(request, "Your supervisor will no longer see that you asked.")
+    else:
+        try:
+            services.talk_request(actor=actor)
+        except GrantError as refusal:
+            messages.error(request, refusal.public_detail)
+        else:
+            messages.success(request, "Your supervisor will see that you would like to talk.")
+    return redirect("carers:wellbeing")
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint(need=Capability.GRANT_MANAGE, action="wellbeing.talk_list")
+def team_talk(request: HttpRequest, *, actor: User) -> HttpResponse:
+    if request.method == "POST":
+        services.talk_close(supervisor=actor, request_id=request.POST.get("request", ""))
+        messages.success(request, "Marked as talked.")
+        return redirect("carers:team-talk")
+    return render(
+        request, "carers/team_talk.html", {"requests": services.talk_requests_for(supervisor=actor)}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint(need=Capability.STAFF_ADMIN, action="wellbeing.wording_load")
+def wording(request: HttpRequest, *, actor: User) -> HttpResponse:
+    current = services.wording_current()
+    form = WordingForm(
+        posted(request),
+        wording=current.items,
+        initial={"support": current.support, "source": current.source},
+    )
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        with form_errors(form) as attempt:
+            loaded = services.wording_load(
+                actor=actor,
+                items={item: data[f"item_{item}"] for item in scale.ITEMS},
+                support=data["support"],
+                source=data["source"],
+            )
+        if attempt.ok:
+            messages.success(request, f"Wording version {loaded.version} is now in use.")
+            return redirect("carers:wording")
+    return render(
+        request,
+        "carers/wording.html",
+        {"form": form, "current": current},
+        status=400 if form.is_bound else 200,
+    )
