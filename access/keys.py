@@ -25,6 +25,7 @@ from access.crypto.keyring import LocalKeyringProvider, get_provider
 from access.models import FormDraft, StaffKey, User, WrappedKey, staff_key_id
 from audit.models import AccessEvent
 from audit.services import event_record
+from carers.models import SupervisionSession
 from cases.models import BlindIndexEntry, Identity, Survivor
 from cases.services import identities_index
 
@@ -89,6 +90,16 @@ def keys_status() -> list[KekStatus]:
     ]
 
 
+def _own_key_rows() -> tuple[tuple[Any, Callable[[Any], uuid.UUID]], ...]:
+    """Rows that carry a data key of their own, wrapped by the KEK, and the id each
+    key is bound to: kept forms, staff keys, supervision sessions."""
+    return (
+        (FormDraft, lambda row: row.id),
+        (StaffKey, lambda row: staff_key_id(row.user_id)),
+        (SupervisionSession, lambda row: row.id),
+    )
+
+
 def survivors_to_index() -> int:
     """How many survivors a rebuild of the blind indexes goes through."""
     return Survivor.objects.filter(wrapped_dek__isnull=False).count()
@@ -98,9 +109,8 @@ def keys_pending_rotation() -> int:
     active = get_provider().active_kek_id()
     survivors = Survivor.objects.filter(wrapped_dek__isnull=False).exclude(kek_id=active)
     stored = WrappedKey.objects.filter(wrapped__isnull=False).exclude(kek_id=active)
-    kept_forms = FormDraft.objects.exclude(kek_id=active)
-    staff = StaffKey.objects.exclude(kek_id=active)
-    return survivors.count() + stored.count() + kept_forms.count() + staff.count()
+    own: int = sum(model.objects.exclude(kek_id=active).count() for model, _ in _own_key_rows())
+    return survivors.count() + stored.count() + own
 
 
 def keys_rotate(
@@ -153,30 +163,20 @@ def keys_rotate(
         )
         for row in stored:
             keystore.rewrap(row)
-        kept_forms = list(FormDraft.objects.select_for_update().exclude(kek_id=active))
-        for draft in kept_forms:
-            rewrapped = rewrap_data_key(
-                draft.id,
-                WrappedDataKey(
-                    dek_id=draft.dek_id, kek_id=draft.kek_id, blob=bytes(draft.wrapped_dek)
-                ),
-            )
-            draft.kek_id, draft.wrapped_dek = rewrapped.kek_id, rewrapped.blob
-            draft.save(update_fields=["kek_id", "wrapped_dek"])
-        staff_keys = list(StaffKey.objects.select_for_update().exclude(kek_id=active))
-        for staff_key in staff_keys:
-            rewrapped = rewrap_data_key(
-                staff_key_id(staff_key.user_id),
-                WrappedDataKey(
-                    dek_id=staff_key.dek_id,
-                    kek_id=staff_key.kek_id,
-                    blob=bytes(staff_key.wrapped_dek),
-                ),
-            )
-            staff_key.kek_id, staff_key.wrapped_dek = rewrapped.kek_id, rewrapped.blob
-            staff_key.save(update_fields=["kek_id", "wrapped_dek"])
-    if progress is not None and (stored or kept_forms or staff_keys):
-        progress(len(stored) + len(kept_forms) + len(staff_keys))
+        own_keys = 0
+        for model, bound_to in _own_key_rows():
+            for row in model.objects.select_for_update().exclude(kek_id=active):
+                rewrapped = rewrap_data_key(
+                    bound_to(row),
+                    WrappedDataKey(
+                        dek_id=row.dek_id, kek_id=row.kek_id, blob=bytes(row.wrapped_dek)
+                    ),
+                )
+                row.kek_id, row.wrapped_dek = rewrapped.kek_id, rewrapped.blob
+                row.save(update_fields=["kek_id", "wrapped_dek"])
+                own_keys += 1
+    if progress is not None and (stored or own_keys):
+        progress(len(stored) + own_keys)
     event_record(
         actor=actor, action="key.rotate", detail={"rewrapped": done, "stored_keys": len(stored)}
     )
@@ -211,8 +211,7 @@ def keys_retire(kek_id: str, *, actor: User | None = None) -> None:
     in_use = (
         Survivor.objects.filter(kek_id=kek_id, wrapped_dek__isnull=False).count()
         + keystore.wrapped_under([kek_id])
-        + FormDraft.objects.filter(kek_id=kek_id).count()
-        + StaffKey.objects.filter(kek_id=kek_id).count()
+        + sum(model.objects.filter(kek_id=kek_id).count() for model, _ in _own_key_rows())
     )
     if in_use:
         raise KeyringUnavailable(

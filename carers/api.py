@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.endpoints import staff_endpoint
 from access.models import User
-from carers import scale, services
+from carers import scale, services, supervision
+from carers.models import SupervisionKind
 from haven.api import ERROR, ERRORS, ApiView, created, paginated, validated
-from haven.fields import StrictSerializer
+from haven.fields import StrictSerializer, text
 
 
 @extend_schema_field(
@@ -97,3 +103,108 @@ class WellbeingEntryApi(ApiView):
     def delete(self, request: Request, entry_id: Any, *, actor: User) -> Response:
         services.selfcheck_delete(actor=actor, entry_id=entry_id)
         return Response(status=204)
+
+
+# --- clinical supervision (AS8-3) ---------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": 150},
+            {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 150},
+                "minItems": 1,
+                "maxItems": 50,
+            },
+        ],
+        "description": "who attended: a username, or a list for a group session",
+    }
+)
+class StaffField(serializers.JSONField):
+    def to_internal_value(self, data: Any) -> Any:
+        names = [data] if isinstance(data, str) else data
+        if (
+            not isinstance(names, list)
+            or not 1 <= len(names) <= 50
+            or not all(isinstance(n, str) and 0 < len(n) <= 150 for n in names)
+        ):
+            raise serializers.ValidationError("A username, or a list of them.", code="invalid")
+        return names
+
+
+class SupervisionInput(StrictSerializer):
+    staff = StaffField()
+    kind = serializers.ChoiceField(choices=SupervisionKind.choices)
+    held_on = serializers.DateField()
+    notes = text(10_000)
+
+
+class SupervisionOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    supervisor = serializers.CharField(source="supervisor.username")
+    staff = serializers.SerializerMethodField()
+    kind = serializers.CharField()
+    held_on = serializers.DateField()
+    notes = serializers.CharField(help_text="read by the supervisor and those who attended")
+
+    def get_staff(self, session: Any) -> list[str]:
+        return sorted(u.username for u in session.attendees.all())
+
+
+class StandingOutput(serializers.Serializer[Any]):
+    staff = serializers.CharField(source="user.username")
+    last_session = serializers.DateField(source="last", allow_null=True)
+    days_since = serializers.IntegerField(allow_null=True)
+    next_due = serializers.DateField(source="due_on")
+    overdue = serializers.BooleanField()
+
+
+class SupervisionApi(ApiView):
+    @extend_schema(
+        operation_id="supervision_list",
+        responses={
+            200: inline_serializer(
+                "PaginatedSupervisionList",
+                fields={
+                    "count": serializers.IntegerField(),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": SupervisionOutput(many=True),
+                    "staff": StandingOutput(
+                        many=True,
+                        help_text="per staff member: the last session, days since, the "
+                        "next due date (HAVEN_SUPERVISION_DAYS) and whether overdue",
+                    ),
+                },
+            ),
+            **ERRORS,
+        },
+        summary="Supervision sessions I led or attended, and who is due (AS8-3)",
+    )
+    @staff_endpoint()
+    def get(self, request: Request, *, actor: User) -> Response:
+        sessions, standing = supervision.supervision_for(actor=actor)
+        paginator, page = self.paginate(request, sessions)
+        response = paginator.get_paginated_response(SupervisionOutput(page, many=True).data)
+        response.data["staff"] = StandingOutput(standing, many=True).data
+        return response
+
+    @extend_schema(
+        operation_id="supervision_record",
+        request=SupervisionInput,
+        responses={201: SupervisionOutput, **ERRORS},
+        summary="Record a supervision session with staff of my team (supervisors)",
+    )
+    @staff_endpoint()
+    def post(self, request: Request, *, actor: User) -> Response:
+        data = validated(SupervisionInput, request.data)
+        session = supervision.supervision_record(
+            actor=actor,
+            staff=data["staff"],
+            kind=data["kind"],
+            held_on=data["held_on"],
+            notes=data.get("notes") or "",
+        )
+        return created(SupervisionOutput(session).data)

@@ -7,4 +7,5 @@ from carers import api
 urlpatterns = [
     path("me/wellbeing/", api.WellbeingApi.as_view(), name="wellbeing"),
     path("me/wellbeing/<uuid:entry_id>/", api.WellbeingEntryApi.as_view(), name="wellbeing-entry"),
+    path("supervision/", api.SupervisionApi.as_view(), name="supervision"),
 ]

@@ -53,3 +53,34 @@ class ConfirmDeleteForm(forms.Form):
         label="Delete this self-check for good",
         error_messages={"required": "Tick the box to delete it."},
     )
+
+
+class SupervisionForm(forms.Form):
+    staff = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        label="Who attended",
+        error_messages={"required": "Choose who attended."},
+    )
+    kind = forms.ChoiceField(
+        choices=[("individual", "Individual"), ("group", "Group")],
+        widget=forms.RadioSelect,
+        label="Kind of session",
+        error_messages={"required": "Choose individual or group."},
+    )
+    held_on = forms.DateField(
+        label="Held on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Give the date.", "invalid": "Give a date."},
+    )
+    notes = forms.CharField(
+        max_length=10_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Notes",
+        help_text="Read only by you and those who attended; kept apart from management "
+        "notes and from case records.",
+    )
+
+    def __init__(self, *args: Any, members: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["staff"].choices = [(name, name) for name in members]  # type: ignore[attr-defined]

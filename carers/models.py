@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from access.crypto.datakeys import DataKey
+from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
 from access.crypto.errors import DecryptionFailed
-from access.crypto.fields import EncryptedJSONField, EncryptedModel
+from access.crypto.fields import EncryptedJSONField, EncryptedModel, EncryptedTextField
 
 
 class SelfCheckWording(models.Model):
@@ -75,3 +75,52 @@ class TalkRequest(models.Model):
 
     def __str__(self) -> str:
         return f"talk request {self.pk}"
+
+
+class SupervisionKind(models.TextChoices):
+    INDIVIDUAL = "individual", "Individual"
+    GROUP = "group", "Group"
+
+
+class SupervisionSession(EncryptedModel):
+    """A clinical supervision session (AS8-3), kept apart from management notes and
+    from case records. Its notes are sealed with a key of the session's own (wrapped by
+    the KEK); only the supervisor who led it and the staff who attended read them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    attendees = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
+    kind = models.CharField(max_length=10, choices=SupervisionKind.choices)
+    held_on = models.DateField()
+    notes = EncryptedTextField(max_length=10_000)
+    kek_id = models.CharField(max_length=32, db_index=True)
+    dek_id = models.CharField(max_length=16)
+    wrapped_dek = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-held_on", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"supervision session {self.pk}"
+
+    @classmethod
+    def with_new_key(cls, **kwargs: object) -> SupervisionSession:
+        session = cls(**kwargs)
+        wrapped, key = new_data_key(session.id)
+        session.kek_id, session.dek_id = wrapped.kek_id, wrapped.dek_id
+        session.wrapped_dek = wrapped.blob
+        session._data_key = key
+        return session
+
+    _data_key: DataKey | None = None
+
+    def data_key(self) -> DataKey:
+        if self._data_key is None:
+            wrapped = WrappedDataKey(
+                dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek)
+            )
+            self._data_key = unwrap_data_key(self.id, wrapped)
+        return self._data_key

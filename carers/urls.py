@@ -15,5 +15,6 @@ urlpatterns = [
     ),
     path("account/wellbeing/talk/", views.talk, name="talk"),
     path("team/talk/", views.team_talk, name="team-talk"),
+    path("supervision/", views.supervision_page, name="supervision"),
     path("staff/wellbeing-wording/", views.wording, name="wording"),
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -13,9 +15,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from access.endpoints import staff_endpoint
 from access.errors import GrantError
 from access.models import User
-from access.roles import Capability
-from carers import scale, services
-from carers.forms import ConfirmDeleteForm, SelfCheckForm, WordingForm
+from access.roles import Capability, Role
+from carers import scale, services, supervision
+from carers.forms import ConfirmDeleteForm, SelfCheckForm, SupervisionForm, WordingForm
 from haven.errors import NotFound
 from haven.web import form_errors, posted
 
@@ -158,5 +160,42 @@ def wording(request: HttpRequest, *, actor: User) -> HttpResponse:
         request,
         "carers/wording.html",
         {"form": form, "current": current},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint()
+def supervision_page(request: HttpRequest, *, actor: User) -> HttpResponse:
+    sessions, standing = supervision.supervision_for(actor=actor)
+    leads = actor.role == Role.SUPERVISOR and actor.team_id is not None
+    form = SupervisionForm(
+        posted(request) if leads else None, members=[s.user.username for s in standing]
+    )
+    if request.method == "POST" and not leads:
+        raise PermissionDenied
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        with form_errors(form) as attempt:
+            supervision.supervision_record(
+                actor=actor,
+                staff=data["staff"],
+                kind=data["kind"],
+                held_on=data["held_on"],
+                notes=data["notes"],
+            )
+        if attempt.ok:
+            messages.success(request, "Supervision session recorded.")
+            return redirect("carers:supervision")
+    return render(
+        request,
+        "carers/supervision.html",
+        {
+            "form": form,
+            "sessions": sessions,
+            "standing": standing,
+            "leads": leads,
+            "every": settings.HAVEN_SUPERVISION_DAYS,
+        },
         status=400 if form.is_bound else 200,
     )

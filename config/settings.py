@@ -287,6 +287,8 @@ HAVEN_BREAK_GLASS_MAX_OPEN = env.int("HAVEN_BREAK_GLASS_MAX_OPEN", default=3)
 HAVEN_SESSION_MAX_SECONDS = env.int("HAVEN_SESSION_MAX_SECONDS", default=12 * 3600)
 # How long a form kept at a session timeout waits for its author to sign in again.
 HAVEN_DRAFT_DAYS = env.int("HAVEN_DRAFT_DAYS", default=7)
+# Clinical supervision (AS8-3): a staff member whose last session is older is overdue.
+HAVEN_SUPERVISION_DAYS = env.int("HAVEN_SUPERVISION_DAYS", default=30)
 HAVEN_REQUIRE_2FA = env.bool("HAVEN_REQUIRE_2FA", default=not DEMO)
 
 # --- sign-in hardening (AS9-STO-5) ---

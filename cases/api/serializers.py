@@ -819,7 +819,7 @@ class TransferOutput(serializers.Serializer[Any]):
     decided_at = serializers.DateTimeField(allow_null=True)
     decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
     to_user = serializers.CharField(source="to_user.username", allow_null=True, default=None)
-    note = serializers.CharField(allow_blank=True)
+    note = serializers.CharField(allow_blank=True, allow_null=True, help_text="none yet: null")
 
 
 def statistics_data(table: Any) -> dict[str, Any]:

@@ -109,9 +109,17 @@ ACTIVITIES: tuple[Activity, ...] = (
         "Care for the carers",
         "Helping staff look after themselves (action sheet 8): a self-check that only the "
         "staff member can read, sealed with their own key and linked to no account in the "
-        'database, and "I would like to talk", shared with their supervisor by choice.',
+        'database; "I would like to talk", shared with their supervisor by choice; the '
+        "hand-over of a case that is personally hard, with a private reason; and clinical "
+        "supervision, its notes read only by the supervisor and those who attended.",
         ("staff",),
-        ("carers.SelfCheck", "carers.TalkRequest", "access.StaffKey", "cases.TransferRequest"),
+        (
+            "carers.SelfCheck",
+            "carers.TalkRequest",
+            "access.StaffKey",
+            "cases.TransferRequest",
+            "carers.SupervisionSession",
+        ),
     ),
     Activity(
         "accountability",

@@ -364,6 +364,42 @@ def _slug() -> str:
 
 ENDPOINTS = [
     Endpoint(
+        "supervision list",
+        "api/v1/supervision/",
+        "get",
+        lambda w: "/api/v1/supervision/",
+        always(200),
+        event="supervision.list",
+    ),
+    Endpoint(
+        "supervision record",
+        "api/v1/supervision/",
+        "post",
+        lambda w: "/api/v1/supervision/",
+        # the team's supervisor records a session with the case owner (of that team);
+        # a supervisor of another team names someone who is not theirs: 400
+        lambda role, rel: (
+            201 if rel == "team_supervisor" else (400 if role == Role.SUPERVISOR else 403)
+        ),
+        body=lambda w: {
+            "staff": "owner",
+            "kind": "individual",
+            "held_on": timezone.localdate().isoformat(),
+            "notes": "matrix",
+        },
+        event="supervision.record",
+        reads_data=False,
+    ),
+    Endpoint(
+        "web supervision",
+        "supervision/",
+        "get",
+        lambda w: "/supervision/",
+        always(200),
+        web=True,
+        event="supervision.list",
+    ),
+    Endpoint(
         "transfer request",
         "api/v1/cases/<str:reference>/transfer-requests/",
         "post",
