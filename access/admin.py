@@ -133,7 +133,7 @@ class StaffAdmin(AdminRoleOnly):
 
 @admin.register(Team, site=site)
 class TeamAdmin(AdminRoleOnly):
-    list_display = ("name", "slug", "caseload_limit")
+    list_display = ("name", "slug", "caseload_limit", "high_risk_limit")
     prepopulated_fields = {"slug": ("name",)}
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
@@ -145,6 +145,7 @@ class TeamAdmin(AdminRoleOnly):
             slug=obj.slug,
             name=form.cleaned_data["name"],
             caseload_limit=form.cleaned_data["caseload_limit"],
+            high_risk_limit=form.cleaned_data.get("high_risk_limit"),
         )
         obj.pk = saved.pk
 

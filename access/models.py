@@ -24,6 +24,9 @@ class Team(models.Model):
     caseload_limit = models.PositiveIntegerField(
         default=15, help_text="Open cases per worker before the caseload is flagged."
     )
+    high_risk_limit = models.PositiveIntegerField(
+        default=5, help_text="High-risk open cases per worker before the caseload is flagged."
+    )
 
     class Meta:
         ordering = ["name"]

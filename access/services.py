@@ -201,6 +201,7 @@ def team_save(
     slug: str,
     name: str | None = None,
     caseload_limit: int | None = None,
+    high_risk_limit: int | None = None,
     create_only: bool = False,
 ) -> Team:
     """Create a team, or change its name or caseload limit (``create_only``: return an
@@ -219,6 +220,9 @@ def team_save(
     if caseload_limit is not None and team.caseload_limit != caseload_limit:
         team.caseload_limit = caseload_limit
         changed.append("caseload_limit")
+    if high_risk_limit is not None and team.high_risk_limit != high_risk_limit:
+        team.high_risk_limit = high_risk_limit
+        changed.append("high_risk_limit")
     if not created and not changed:
         return team
     team.full_clean()
@@ -229,6 +233,24 @@ def team_save(
         detail={"team_id": team.pk, "fields": sorted(changed)},
     )
     return team
+
+
+def team_limits_set(*, actor: User, open_cases: int, high_risk: int) -> Team:
+    """The supervisor writes their team's caseload limits (AS8-5)."""
+    if actor.role != Role.SUPERVISOR or actor.team_id is None:
+        raise GrantError(
+            "Only a team's supervisor sets its limits.", code="permission_denied", status=403
+        )
+    if not (1 <= open_cases <= 200 and 0 <= high_risk <= open_cases):
+        raise GrantError(
+            "Open cases from 1 to 200; high-risk cases from 0 to the open-case limit.",
+            code="invalid",
+            field="high_risk",
+        )
+    assert actor.team is not None  # noqa: S101  (checked above)
+    return team_save(
+        actor=actor, slug=actor.team.slug, caseload_limit=open_cases, high_risk_limit=high_risk
+    )
 
 
 def _digest(token: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Case as DbCase
-from django.db.models import F, Max, Q, QuerySet, Value, When
+from django.db.models import Count, F, Max, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from cases.models import (
     CaseTask,
     Consent,
     Encounter,
+    EncounterKind,
     Identity,
     Organisation,
     PlanGoal,
@@ -191,17 +192,48 @@ def possible_duplicates(*, user: User, identity: Mapping[str, object]) -> Duplic
     return report
 
 
+# A case's stage by how long it has been open (days): new, established, long-term.
+STAGES = (("new", 30), ("established", 365), ("long_term", None))
+DIRECT_DAYS = 30  # the window of the in-person share
+
+
 @dataclass
 class WorkerLoad:
     user: User
     open_cases: list[Case] = field(default_factory=list)
     overdue: int = 0
     risk: dict[str, int] = field(default_factory=lambda: {"low": 0, "medium": 0, "high": 0})
+    stages: dict[str, int] = field(
+        default_factory=lambda: {"new": 0, "established": 0, "long_term": 0}
+    )
     limit: int = 0
+    high_risk_limit: int = 0
+    contacts: int = 0  # encounters they recorded in the last DIRECT_DAYS
+    in_person: int = 0  # of which in person (not by phone)
 
     @property
     def over_limit(self) -> bool:
         return len(self.open_cases) > self.limit
+
+    @property
+    def over_high_risk(self) -> bool:
+        return self.risk["high"] > self.high_risk_limit
+
+    @property
+    def in_person_share(self) -> int | None:
+        """Percent of their recent contacts that were in person (None: no contacts)."""
+        return round(100 * self.in_person / self.contacts) if self.contacts else None
+
+    @property
+    def headroom(self) -> tuple[int, int]:
+        return (self.high_risk_limit - self.risk["high"], self.limit - len(self.open_cases))
+
+
+def could_take(loads: list[WorkerLoad], count: int = 2) -> list[WorkerLoad]:
+    """Who could take a case: under both limits, most room for high-risk work first,
+    then most room overall (AS8-1: balance, not only numbers)."""
+    room = [w for w in loads if not w.over_limit and not w.over_high_risk and w.headroom[1] > 0]
+    return sorted(room, key=lambda w: (-w.headroom[0], -w.headroom[1], w.user.username))[:count]
 
 
 def team_caseload(*, supervisor: User) -> list[WorkerLoad]:
@@ -213,7 +245,10 @@ def team_caseload(*, supervisor: User) -> list[WorkerLoad]:
     members = User.objects.filter(
         team=team, is_active=True, role__in=["caseworker", "clinician"]
     ).order_by("username")
-    loads = {m.pk: WorkerLoad(user=m, limit=team.caseload_limit) for m in members}
+    loads = {
+        m.pk: WorkerLoad(user=m, limit=team.caseload_limit, high_risk_limit=team.high_risk_limit)
+        for m in members
+    }
     assignments = (
         CaseGrant.objects.active()
         .filter(kind="assignment", user_id__in=loads)
@@ -236,6 +271,19 @@ def team_caseload(*, supervisor: User) -> list[WorkerLoad]:
         follow_up = getattr(case, "next_follow_up", None)  # annotated by case_list_for
         if follow_up is not None and follow_up < today:
             load.overdue += 1
+        open_days = (today - timezone.localdate(case.opened_at)).days
+        stage = next(name for name, upto in STAGES if upto is None or open_days < upto)
+        load.stages[stage] += 1
+    since = timezone.now() - dt.timedelta(days=DIRECT_DAYS)
+    for author_id, kind, count in (
+        Encounter.objects.filter(author_id__in=loads, occurred_at__gte=since)
+        .values_list("author_id", "kind")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        loads[author_id].contacts += count
+        if kind != EncounterKind.PHONE:
+            loads[author_id].in_person += count
     return list(loads.values())
 
 

@@ -18,6 +18,7 @@ from access.roles import Capability
 from cases import selectors, services
 from cases.forms import BreakGlassForm, GrantForm, ReassignForm, RevokeForm
 from cases.models import Case
+from haven.errors import HavenError
 from haven.web import form_errors, posted, refusals_as_messages
 
 
@@ -106,6 +107,8 @@ def break_glass(request: HttpRequest, *, actor: User) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @staff_endpoint(need=Capability.GRANT_MANAGE, action="team.caseload")
 def caseload(request: HttpRequest, *, actor: User) -> HttpResponse:
+    if request.method == "POST" and "open_cases" in request.POST:
+        return _limits(request, actor)
     if request.method == "POST":
         return _reassign(request, actor)
     loads = selectors.team_caseload(supervisor=actor)
@@ -126,8 +129,25 @@ def caseload(request: HttpRequest, *, actor: User) -> HttpResponse:
             "members": [load.user for load in loads],
             "unassigned": unassigned,
             "transfers": transfers,
+            "could_take": selectors.could_take(loads),
+            "team": actor.team,
         },
     )
+
+
+def _limits(request: HttpRequest, actor: User) -> HttpResponse:
+    """The supervisor writes the team's limits (AS8-5)."""
+    try:
+        open_cases = int(request.POST.get("open_cases", ""))
+        high_risk = int(request.POST.get("high_risk", ""))
+        access_services.team_limits_set(actor=actor, open_cases=open_cases, high_risk=high_risk)
+    except ValueError:
+        messages.error(request, "Give whole numbers for both limits.")
+    except HavenError as refusal:
+        messages.error(request, refusal.public_detail)
+    else:
+        messages.success(request, "The team's caseload limits were saved.")
+    return redirect("cases:caseload")
 
 
 @refusals_as_messages("cases:caseload")
