@@ -25,7 +25,7 @@ from access.crypto.keyring import LocalKeyringProvider, get_provider
 from access.models import FormDraft, StaffKey, User, WrappedKey, staff_key_id
 from audit.models import AccessEvent
 from audit.services import event_record
-from carers.models import SupervisionSession
+from carers.models import SupervisionSession, SupportPlan
 from cases.models import BlindIndexEntry, Identity, Survivor
 from cases.services import identities_index
 
@@ -92,11 +92,12 @@ def keys_status() -> list[KekStatus]:
 
 def _own_key_rows() -> tuple[tuple[Any, Callable[[Any], uuid.UUID]], ...]:
     """Rows that carry a data key of their own, wrapped by the KEK, and the id each
-    key is bound to: kept forms, staff keys, supervision sessions."""
+    key is bound to: kept forms, staff keys, supervision sessions, support plans."""
     return (
         (FormDraft, lambda row: row.id),
         (StaffKey, lambda row: staff_key_id(row.user_id)),
         (SupervisionSession, lambda row: row.id),
+        (SupportPlan, lambda row: row.id),
     )
 
 

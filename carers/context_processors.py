@@ -1,5 +1,5 @@
 """For a supervisor, on every page: how many of their team would like to talk, and
-whose clinical supervision is overdue."""
+whose clinical supervision is overdue; for everyone, support plan reviews coming due."""
 
 from __future__ import annotations
 
@@ -11,13 +11,18 @@ from django.utils.functional import SimpleLazyObject
 from access.roles import Role
 from carers.services import talk_requests_for
 from carers.supervision import overdue_for
+from carers.support import reviews_due
 
 
 def carers(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or getattr(user, "role", "") != Role.SUPERVISOR:
+    if user is None or not user.is_authenticated:
         return {}
+    due = {"plan_reviews": SimpleLazyObject(lambda: reviews_due(user))}
+    if getattr(user, "role", "") != Role.SUPERVISOR:
+        return due
     return {
+        **due,
         "talk_requests": SimpleLazyObject(lambda: talk_requests_for(supervisor=user)),
         "supervision_overdue": SimpleLazyObject(lambda: overdue_for(user)),
     }

@@ -84,3 +84,41 @@ class SupervisionForm(forms.Form):
     def __init__(self, *args: Any, members: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["staff"].choices = [(name, name) for name in members]  # type: ignore[attr-defined]
+
+
+class SupportPlanForm(forms.Form):
+    staff = forms.ChoiceField(label="For whom", error_messages={"required": "Choose a person."})
+    occupational_referral = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Occupational health referral",
+    )
+    adjusted_responsibilities = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Adjusted responsibilities",
+    )
+    cover = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Who covers which cases",
+    )
+    support_person = forms.CharField(max_length=2000, required=False, label="Support person")
+    who_is_told = forms.CharField(
+        max_length=2000,
+        required=False,
+        label="Who is told",
+        help_text="Agreed with the person: by default, nobody beyond the two of you.",
+    )
+    review_on = forms.DateField(
+        label="Review on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Give the review date.", "invalid": "Give a date."},
+    )
+
+    def __init__(self, *args: Any, members: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["staff"].choices = [("", "Choose"), *[(m, m) for m in members]]  # type: ignore[attr-defined]

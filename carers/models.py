@@ -124,3 +124,48 @@ class SupervisionSession(EncryptedModel):
             )
             self._data_key = unwrap_data_key(self.id, wrapped)
         return self._data_key
+
+
+class SupportPlan(EncryptedModel):
+    """The plan agreed at a well-being meeting (AS8-6): occupational referral, adjusted
+    responsibilities and who covers which cases, a support person, who is told, and a
+    review date. Sealed with a key of its own; read by the staff member and the
+    supervisor who wrote it only."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    agreed_on = models.DateField()
+    review_on = models.DateField()
+    content = EncryptedJSONField(max_length=20_000)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    kek_id = models.CharField(max_length=32, db_index=True)
+    dek_id = models.CharField(max_length=16)
+    wrapped_dek = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["review_on"]
+
+    def __str__(self) -> str:
+        return f"support plan {self.pk}"
+
+    _data_key: DataKey | None = None
+
+    @classmethod
+    def with_new_key(cls, **kwargs: object) -> SupportPlan:
+        plan = cls(**kwargs)
+        wrapped, key = new_data_key(plan.id)
+        plan.kek_id, plan.dek_id, plan.wrapped_dek = wrapped.kek_id, wrapped.dek_id, wrapped.blob
+        plan._data_key = key
+        return plan
+
+    def data_key(self) -> DataKey:
+        if self._data_key is None:
+            wrapped = WrappedDataKey(
+                dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek)
+            )
+            self._data_key = unwrap_data_key(self.id, wrapped)
+        return self._data_key

@@ -16,5 +16,6 @@ urlpatterns = [
     path("account/wellbeing/talk/", views.talk, name="talk"),
     path("team/talk/", views.team_talk, name="team-talk"),
     path("supervision/", views.supervision_page, name="supervision"),
+    path("support-plans/", views.support_plans, name="support-plans"),
     path("staff/wellbeing-wording/", views.wording, name="wording"),
 ]

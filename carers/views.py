@@ -16,8 +16,14 @@ from access.endpoints import staff_endpoint
 from access.errors import GrantError
 from access.models import User
 from access.roles import Capability, Role
-from carers import scale, services, supervision
-from carers.forms import ConfirmDeleteForm, SelfCheckForm, SupervisionForm, WordingForm
+from carers import scale, services, supervision, support
+from carers.forms import (
+    ConfirmDeleteForm,
+    SelfCheckForm,
+    SupervisionForm,
+    SupportPlanForm,
+    WordingForm,
+)
 from haven.errors import NotFound
 from haven.web import form_errors, posted
 
@@ -196,6 +202,50 @@ def supervision_page(request: HttpRequest, *, actor: User) -> HttpResponse:
             "standing": standing,
             "leads": leads,
             "every": settings.HAVEN_SUPERVISION_DAYS,
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint()
+def support_plans(request: HttpRequest, *, actor: User) -> HttpResponse:
+    leads = actor.role == Role.SUPERVISOR and actor.team_id is not None
+    if request.method == "POST" and not leads:
+        raise PermissionDenied
+    if request.method == "POST" and "close" in request.POST:
+        support.support_plan_close(actor=actor, plan_id=request.POST.get("close", ""))
+        messages.success(request, "The plan was closed after its review.")
+        return redirect("carers:support-plans")
+    members = (
+        [s.user.username for s in supervision.supervision_for(actor=actor)[1]] if leads else []
+    )
+    form = SupportPlanForm(posted(request) if leads else None, members=members)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        with form_errors(form) as attempt:
+            support.support_plan_record(
+                actor=actor,
+                staff_username=data["staff"],
+                content={name: data[name] for name, _ in support.FIELDS},
+                review_on=data["review_on"],
+            )
+        if attempt.ok:
+            messages.success(request, "The support plan was recorded.")
+            return redirect("carers:support-plans")
+    return render(
+        request,
+        "carers/support_plans.html",
+        {
+            "form": form,
+            "plans": [
+                (
+                    plan,
+                    [(label, (plan.content or {}).get(name, "")) for name, label in support.FIELDS],
+                )
+                for plan in support.support_plans_for(actor=actor)
+            ],
+            "leads": leads,
         },
         status=400 if form.is_bound else 200,
     )

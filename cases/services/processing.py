@@ -111,7 +111,8 @@ ACTIVITIES: tuple[Activity, ...] = (
         "staff member can read, sealed with their own key and linked to no account in the "
         'database; "I would like to talk", shared with their supervisor by choice; the '
         "hand-over of a case that is personally hard, with a private reason; and clinical "
-        "supervision, its notes read only by the supervisor and those who attended.",
+        "supervision, its notes read only by the supervisor and those who attended; support "
+        "plans, read by the staff member and their supervisor only.",
         ("staff",),
         (
             "carers.SelfCheck",
@@ -119,6 +120,7 @@ ACTIVITIES: tuple[Activity, ...] = (
             "access.StaffKey",
             "cases.TransferRequest",
             "carers.SupervisionSession",
+            "carers.SupportPlan",
         ),
     ),
     Activity(

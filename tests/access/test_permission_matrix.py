@@ -364,6 +364,15 @@ def _slug() -> str:
 
 ENDPOINTS = [
     Endpoint(
+        "web support plans",
+        "support-plans/",
+        "get",
+        lambda w: "/support-plans/",
+        always(200),
+        web=True,
+        reads_data=False,
+    ),
+    Endpoint(
         "supervision list",
         "api/v1/supervision/",
         "get",
