@@ -54,3 +54,14 @@ class BreakGlassLimit(Conflict):
         "You have as many emergency accesses open as one person may. "
         "Ask a supervisor of the case's team for access."
     )
+
+
+class TrainingRequired(Forbidden):
+    """An administrator made a training a condition of case access, and this person
+    has not done it, or let it lapse (AS8-7)."""
+
+    code = "training_required"
+    default_detail = (
+        "Complete the training your organisation requires before working with case "
+        "records; your supervisor records it on the training page."
+    )

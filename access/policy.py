@@ -26,11 +26,19 @@ from django.http import Http404
 from django.utils import timezone
 
 from access.crypto.errors import DataKeyDestroyed
-from access.errors import ENDED_DETAIL, AlreadyHasAccess, BreakGlassLimit, RecordEnded, RecordErased
+from access.errors import (
+    ENDED_DETAIL,
+    AlreadyHasAccess,
+    BreakGlassLimit,
+    RecordEnded,
+    RecordErased,
+    TrainingRequired,
+)
 from access.models import CaseGrant, GrantKind, User
 from access.roles import Capability, Role
 from audit.models import Anomaly, Outcome
 from audit.services import event_record
+from carers.models import training_blocks_access
 from cases.models import Case, Tombstone
 from haven.references import normalise
 
@@ -62,7 +70,7 @@ def can(user: object, capability: Capability) -> bool:
 def readable_cases(user: User) -> QuerySet[Case]:
     """Cases whose content ``user`` may read right now. Every list, search and selector
     starts here, never from ``Case.objects``."""
-    if not can(user, Capability.CASE_READ):
+    if not can(user, Capability.CASE_READ) or training_blocks_access(user):
         return Case.objects.none()
     granted = CaseGrant.objects.active().filter(user=user).values("content_object_id")
     relation = Q(pk__in=granted)
@@ -117,6 +125,9 @@ def _case_for(user: User, reference: str, *, need: Capability, action: str) -> t
         raise _deny(user, action, "", "malformed_reference")
     if not can(user, Capability.CASE_READ):
         raise _deny(user, action, canonical, "role_has_no_case_access")
+    if training_blocks_access(user):
+        _deny(user, action, canonical, "training_required")
+        raise TrainingRequired
     case = (
         Case.objects.select_related("survivor", "team")
         .filter(survivor__reference=canonical)
@@ -267,6 +278,9 @@ def case_for_break_glass(user: User, reference: str) -> Case:
         raise _deny(user, action, "", "malformed_reference")
     if not can(user, Capability.BREAK_GLASS):
         raise _deny(user, action, canonical, "capability", forbidden=True)
+    if training_blocks_access(user):
+        _deny(user, action, canonical, "training_required")
+        raise TrainingRequired
     case = (
         Case.objects.select_related("survivor", "team")
         .filter(survivor__reference=canonical, survivor__shredded_at__isnull=True)

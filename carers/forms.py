@@ -122,3 +122,54 @@ class SupportPlanForm(forms.Form):
     def __init__(self, *args: Any, members: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["staff"].choices = [("", "Choose"), *[(m, m) for m in members]]  # type: ignore[attr-defined]
+
+
+class CompletionForm(forms.Form):
+    username = forms.ChoiceField(label="Who", error_messages={"required": "Choose a person."})
+    training = forms.ChoiceField(label="Training", error_messages={"required": "Choose one."})
+    completed_on = forms.DateField(
+        label="Completed on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Give the date.", "invalid": "Give a date."},
+    )
+
+    def __init__(
+        self, *args: Any, people: list[str], trainings: list[tuple[str, str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].choices = [("", "Choose"), *[(p, p) for p in people]]  # type: ignore[attr-defined]
+        self.fields["training"].choices = [("", "Choose"), *trainings]  # type: ignore[attr-defined]
+
+
+class TrainingForm(forms.Form):
+    slug = forms.SlugField(max_length=60, label="Short name (letters, digits, hyphens)")
+    title = forms.CharField(max_length=200, label="Title")
+    roles = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        label="Roles that need it",
+        error_messages={"required": "Choose at least one role."},
+    )
+    renewal_days = forms.IntegerField(
+        min_value=1,
+        max_value=3650,
+        required=False,
+        label="Renew every (days)",
+        help_text="Leave empty if once is enough.",
+    )
+    required_for_access = forms.BooleanField(
+        required=False, label="Required before working with case records"
+    )
+    confirm = forms.BooleanField(
+        required=False,
+        label="I understand that staff without it lose access to case records until it is recorded",
+    )
+
+    def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["roles"].choices = roles  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("required_for_access") and not data.get("confirm"):
+            self.add_error("confirm", "Confirm: this can stop staff from reaching case records.")
+        return data

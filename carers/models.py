@@ -4,7 +4,10 @@ score; everything is sealed with the staff member's key (``access.models.StaffKe
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -169,3 +172,80 @@ class SupportPlan(EncryptedModel):
             )
             self._data_key = unwrap_data_key(self.id, wrapped)
         return self._data_key
+
+
+class Training(models.Model):
+    """Training the work needs (AS8-7), for some roles, renewed every ``renewal_days``
+    (none: once is enough). With ``required_for_access`` an administrator makes it a
+    condition of reaching case data, like the confidentiality rules."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    title = models.CharField(max_length=200)
+    roles = models.JSONField(default=list, help_text="the roles that need it")
+    renewal_days = models.PositiveIntegerField(null=True, blank=True)
+    required_for_access = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TrainingCompletion(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    training = models.ForeignKey(Training, on_delete=models.CASCADE, related_name="completions")
+    completed_on = models.DateField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-completed_on"]
+        indexes = [models.Index(fields=["user", "training"], name="completion_user_training")]
+
+    def __str__(self) -> str:
+        return f"completion {self.pk}"
+
+
+@dataclass(frozen=True)
+class TrainingStanding:
+    training: Training
+    last: dt.date | None
+    due_on: dt.date | None  # None: done, and it does not renew
+    overdue: bool
+
+
+def training_standing(user: Any, today: dt.date | None = None) -> list[TrainingStanding]:
+    """Each training ``user``'s role needs: when last done, when next due, overdue."""
+    today = today or timezone.localdate()
+    role = getattr(user, "role", "")
+    needed = [t for t in Training.objects.all() if role in (t.roles or [])]
+    last: dict[int, dt.date] = {}
+    for training_id, completed_on in TrainingCompletion.objects.filter(
+        user_id=user.pk, training__in=needed
+    ).values_list("training_id", "completed_on"):
+        if training_id not in last or completed_on > last[training_id]:
+            last[training_id] = completed_on
+    result = []
+    for training in needed:
+        done = last.get(training.pk)
+        if done is None:
+            due: dt.date | None = today
+        elif training.renewal_days:
+            due = done + dt.timedelta(days=training.renewal_days)
+        else:
+            due = None
+        overdue = done is None or (due is not None and due < today)
+        result.append(TrainingStanding(training, done, due, overdue))
+    return result
+
+
+def training_blocks_access(user: Any) -> list[Training]:
+    """Trainings required before case access that ``user`` has not done, or let lapse
+    (fail closed: the policy refuses case data while any is listed)."""
+    return [
+        s.training for s in training_standing(user) if s.overdue and s.training.required_for_access
+    ]

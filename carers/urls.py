@@ -17,5 +17,6 @@ urlpatterns = [
     path("team/talk/", views.team_talk, name="team-talk"),
     path("supervision/", views.supervision_page, name="supervision"),
     path("support-plans/", views.support_plans, name="support-plans"),
+    path("training/", views.training_page, name="training"),
     path("staff/wellbeing-wording/", views.wording, name="wording"),
 ]

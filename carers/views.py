@@ -16,14 +16,17 @@ from access.endpoints import staff_endpoint
 from access.errors import GrantError
 from access.models import User
 from access.roles import Capability, Role
-from carers import scale, services, supervision, support
+from carers import scale, services, supervision, support, training
 from carers.forms import (
+    CompletionForm,
     ConfirmDeleteForm,
     SelfCheckForm,
     SupervisionForm,
     SupportPlanForm,
+    TrainingForm,
     WordingForm,
 )
+from carers.models import Training
 from haven.errors import NotFound
 from haven.web import form_errors, posted
 
@@ -248,4 +251,64 @@ def support_plans(request: HttpRequest, *, actor: User) -> HttpResponse:
             "leads": leads,
         },
         status=400 if form.is_bound else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint()
+def training_page(request: HttpRequest, *, actor: User) -> HttpResponse:
+    overview = training.training_overview(actor=actor)
+    records = actor.role in (Role.ADMIN, Role.SUPERVISOR)
+    people = [p.username for p, _ in overview if p != actor or actor.role == Role.ADMIN]
+    trainings = [(t.slug, t.title) for t in Training.objects.all()]
+    completion = CompletionForm(
+        request.POST if request.method == "POST" and "completed_on" in request.POST else None,
+        people=people,
+        trainings=trainings,
+    )
+    manage = TrainingForm(
+        request.POST if request.method == "POST" and "title" in request.POST else None,
+        roles=list(Role.choices),
+    )
+    if request.method == "POST" and not (completion.is_bound or manage.is_bound):
+        return redirect("carers:training")
+    if completion.is_bound and completion.is_valid():
+        data = completion.cleaned_data
+        with form_errors(completion) as attempt:
+            training.training_complete(
+                actor=actor,
+                username=data["username"],
+                slug=data["training"],
+                completed_on=data["completed_on"],
+            )
+        if attempt.ok:
+            messages.success(request, "The completion was recorded.")
+            return redirect("carers:training")
+    if manage.is_bound and manage.is_valid():
+        data = manage.cleaned_data
+        with form_errors(manage) as attempt:
+            training.training_save(
+                actor=actor,
+                slug=data["slug"],
+                title=data["title"],
+                roles=data["roles"],
+                renewal_days=data["renewal_days"],
+                required_for_access=data["required_for_access"],
+            )
+        if attempt.ok:
+            messages.success(request, "The training was saved.")
+            return redirect("carers:training")
+    bound = completion.is_bound or manage.is_bound
+    return render(
+        request,
+        "carers/training.html",
+        {
+            "overview": overview,
+            "completion": completion,
+            "manage": manage,
+            "records": records,
+            "is_admin": actor.role == Role.ADMIN,
+            "trainings": Training.objects.all(),
+        },
+        status=400 if bound else 200,
     )

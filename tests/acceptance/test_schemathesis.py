@@ -53,6 +53,11 @@ SEMANTIC_RULES = {
     "last, at most 120 months",
     "DELETE /api/v1/cases/{reference}/legal-hold/": "a reason in the JSON body, which "
     "OpenAPI 3.0 cannot describe on DELETE (POST .../legal-hold/release/ is its twin)",
+    "POST /api/v1/supervision/": "the staff are caseworkers or clinicians of the "
+    "supervisor's team; an individual session has one person, a group two or more; held "
+    "on a day from 2000 to today",
+    "POST /api/v1/transfer-requests/{request_id}/decide/": "approval names a caseworker "
+    "or clinician of the team other than the requester; a decline gives a note",
 }
 # State rather than data: a package downloads once, then answers 410 Gone.
 STATE_RULES = {

@@ -364,6 +364,15 @@ def _slug() -> str:
 
 ENDPOINTS = [
     Endpoint(
+        "web training",
+        "training/",
+        "get",
+        lambda w: "/training/",
+        always(200),
+        web=True,
+        reads_data=False,
+    ),
+    Endpoint(
         "web support plans",
         "support-plans/",
         "get",
