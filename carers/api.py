@@ -17,8 +17,8 @@ from rest_framework.response import Response
 
 from access.endpoints import staff_endpoint
 from access.models import User
-from carers import scale, services, supervision
-from carers.models import SupervisionKind
+from carers import scale, services, supervision, support, training
+from carers.models import SupervisionKind, training_standing
 from haven.api import ERROR, ERRORS, ApiView, created, paginated, validated
 from haven.fields import StrictSerializer, text
 
@@ -208,3 +208,134 @@ class SupervisionApi(ApiView):
             notes=data.get("notes") or "",
         )
         return created(SupervisionOutput(session).data)
+
+
+# --- support plans (AS8-6) and training (AS8-7) --------------------------------------
+
+
+class SupportPlanInput(StrictSerializer):
+    staff = serializers.CharField(max_length=150)
+    occupational_referral = text(2000)
+    adjusted_responsibilities = text(2000)
+    cover = text(2000)
+    support_person = text(2000)
+    who_is_told = text(2000)
+    review_on = serializers.DateField()
+
+
+class SupportPlanOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    staff = serializers.CharField(source="staff.username")
+    supervisor = serializers.CharField(source="supervisor.username")
+    agreed_on = serializers.DateField()
+    review_on = serializers.DateField()
+    occupational_referral = serializers.SerializerMethodField()
+    adjusted_responsibilities = serializers.SerializerMethodField()
+    cover = serializers.SerializerMethodField()
+    support_person = serializers.SerializerMethodField()
+    who_is_told = serializers.SerializerMethodField()
+
+    def _get(self, plan: Any, name: str) -> str:
+        return str((plan.content or {}).get(name, ""))
+
+    def get_occupational_referral(self, plan: Any) -> str:
+        return self._get(plan, "occupational_referral")
+
+    def get_adjusted_responsibilities(self, plan: Any) -> str:
+        return self._get(plan, "adjusted_responsibilities")
+
+    def get_cover(self, plan: Any) -> str:
+        return self._get(plan, "cover")
+
+    def get_support_person(self, plan: Any) -> str:
+        return self._get(plan, "support_person")
+
+    def get_who_is_told(self, plan: Any) -> str:
+        return self._get(plan, "who_is_told")
+
+
+class SupportPlanApi(ApiView):
+    @extend_schema(
+        operation_id="support_plans_list",
+        responses={200: paginated(SupportPlanOutput), **ERRORS},
+        summary="Open support plans: my own, and those I wrote (AS8-6)",
+    )
+    @staff_endpoint()
+    def get(self, request: Request, *, actor: User) -> Response:
+        paginator, page = self.paginate(request, support.support_plans_for(actor=actor))
+        return paginator.get_paginated_response(SupportPlanOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="support_plan_record",
+        request=SupportPlanInput,
+        responses={201: SupportPlanOutput, **ERRORS},
+        summary="Record the plan agreed at a well-being meeting (the team's supervisor)",
+    )
+    @staff_endpoint()
+    def post(self, request: Request, *, actor: User) -> Response:
+        data = validated(SupportPlanInput, request.data)
+        plan = support.support_plan_record(
+            actor=actor,
+            staff_username=data["staff"],
+            content={name: data.get(name) or "" for name, _ in support.FIELDS},
+            review_on=data["review_on"],
+        )
+        return created(SupportPlanOutput(plan).data)
+
+
+class TrainingStandingOutput(serializers.Serializer[Any]):
+    training = serializers.CharField(source="training.slug")
+    title = serializers.CharField(source="training.title")
+    required_for_access = serializers.BooleanField(source="training.required_for_access")
+    last_completed = serializers.DateField(source="last", allow_null=True)
+    due_on = serializers.DateField(allow_null=True, help_text="null: done, and it does not renew")
+    overdue = serializers.BooleanField()
+
+
+class PersonTrainingOutput(serializers.Serializer[Any]):
+    staff = serializers.CharField()
+    trainings = TrainingStandingOutput(many=True)
+
+
+class CompletionInput(StrictSerializer):
+    staff = serializers.CharField(max_length=150)
+    training = serializers.SlugField(max_length=60)
+    completed_on = serializers.DateField()
+
+
+class TrainingApi(ApiView):
+    @extend_schema(
+        operation_id="training_list",
+        responses={200: paginated(PersonTrainingOutput), **ERRORS},
+        summary="Training due: mine; a supervisor's team; everyone for an administrator",
+    )
+    @staff_endpoint()
+    def get(self, request: Request, *, actor: User) -> Response:
+        rows = [
+            {"staff": person.username, "trainings": standing}
+            for person, standing in training.training_overview(actor=actor)
+        ]
+        paginator, page = self.paginate(request, rows)
+        return paginator.get_paginated_response(PersonTrainingOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="training_complete",
+        request=CompletionInput,
+        responses={201: PersonTrainingOutput, **ERRORS},
+        summary="Record a completed training (the team's supervisor, or an administrator)",
+    )
+    @staff_endpoint()
+    def post(self, request: Request, *, actor: User) -> Response:
+        data = validated(CompletionInput, request.data)
+        done = training.training_complete(
+            actor=actor,
+            username=data["staff"],
+            slug=data["training"],
+            completed_on=data["completed_on"],
+        )
+        person = done.user
+        return created(
+            PersonTrainingOutput(
+                {"staff": person.username, "trainings": training_standing(person)}
+            ).data
+        )

@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from access.endpoints import staff_endpoint
-from access.errors import GrantError
 from access.models import User
 from access.roles import Capability, Role
 from carers import scale, services, supervision, support, training
@@ -28,7 +27,7 @@ from carers.forms import (
 )
 from carers.models import Training
 from haven.errors import NotFound
-from haven.web import form_errors, posted
+from haven.web import form_errors, posted, refusals_as_messages
 
 _CHART_W, _CHART_H, _PAD = 600, 160, 24
 
@@ -118,17 +117,14 @@ def wellbeing_delete(request: HttpRequest, entry_id: Any, *, actor: User) -> Htt
 
 @require_POST
 @staff_endpoint()
+@refusals_as_messages("carers:wellbeing")
 def talk(request: HttpRequest, *, actor: User) -> HttpResponse:
     if request.POST.get("withdraw"):
         services.talk_withdraw(actor=actor)
         messages.success(request, "Your supervisor will no longer see that you asked.")
     else:
-        try:
-            services.talk_request(actor=actor)
-        except GrantError as refusal:
-            messages.error(request, refusal.public_detail)
-        else:
-            messages.success(request, "Your supervisor will see that you would like to talk.")
+        services.talk_request(actor=actor)
+        messages.success(request, "Your supervisor will see that you would like to talk.")
     return redirect("carers:wellbeing")
 
 

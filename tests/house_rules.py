@@ -16,7 +16,7 @@ PROJECT_PACKAGES = {"access", "audit", "cases", "config", "haven", "bench"}
 # Every module that answers requests, found by name so that a new one cannot be missed:
 # views.py, *_views.py, views/*.py, api.py and the api/ package's modules of every app
 # (haven.api and haven.web are the plumbing they share, with no handler of their own).
-APPS = {"access", "audit", "cases"}
+APPS = {"access", "audit", "cases", "carers"}
 VIEW_MODULES = sorted(
     path
     for pattern in ("*/views.py", "*/*_views.py", "*/views/*.py", "*/api.py", "*/api/*.py")

@@ -148,6 +148,10 @@ class CaseListOutput(serializers.Serializer[Any]):
     opened_at = serializers.DateTimeField()
     last_encounter_at = serializers.DateTimeField(allow_null=True)
     next_follow_up = serializers.DateField(allow_null=True)
+    retention_until = serializers.DateField(
+        allow_null=True, help_text="a closed case is kept until this date, unless held"
+    )
+    legal_hold = serializers.BooleanField()
 
 
 class CaseOutput(serializers.Serializer[Any]):
@@ -796,6 +800,10 @@ class ProcessingOutput(serializers.Serializer[Any]):
     retention = ProcessingLineOutput(many=True)
     measures = ProcessingLineOutput(many=True)
     holdings = ProcessingLineOutput(many=True, help_text="counts over all records")
+    carers_use = ProcessingLineOutput(
+        many=True,
+        help_text="use of the care-for-carers features by month (YYYY-MM): counts, never who",
+    )
     scopes = serializers.DictField(child=serializers.CharField(), help_text="consent scopes")
 
 

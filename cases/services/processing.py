@@ -18,11 +18,13 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Count
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from access.crypto.fields import EncryptedField
 from access.models import User
 from access.roles import Capability, Role
+from audit.models import AccessEvent
 from audit.services import event_record
 from cases.models import (
     Case,
@@ -112,7 +114,7 @@ ACTIVITIES: tuple[Activity, ...] = (
         'database; "I would like to talk", shared with their supervisor by choice; the '
         "hand-over of a case that is personally hard, with a private reason; and clinical "
         "supervision, its notes read only by the supervisor and those who attended; support "
-        "plans, read by the staff member and their supervisor only.",
+        "plans, read by the staff member and their supervisor only; training completed.",
         ("staff",),
         (
             "carers.SelfCheck",
@@ -121,6 +123,7 @@ ACTIVITIES: tuple[Activity, ...] = (
             "cases.TransferRequest",
             "carers.SupervisionSession",
             "carers.SupportPlan",
+            "carers.TrainingCompletion",
         ),
     ),
     Activity(
@@ -161,6 +164,7 @@ NOT_PERSONAL: dict[str, str] = {
     "cases.Organisation": "the referral directory: organisations, listed under recipients",
     "access.ConfidentialityRules": "the text of the confidentiality rules",
     "carers.SelfCheckWording": "the organisation's wording of the self-check items",
+    "carers.Training": "the list of trainings and the roles that need them",
     "auth.Permission": "Django's permission names",
     "auth.Group": "Django's groups (unused: roles are on the account)",
     "contenttypes.ContentType": "Django's model names",
@@ -217,6 +221,7 @@ class ProcessingRecord:
     retention: tuple[Line, ...]
     measures: tuple[Line, ...]
     holdings: tuple[Line, ...]
+    carers_use: tuple[Line, ...]
 
 
 def _protection(field: models.Field[object, object]) -> str:
@@ -374,6 +379,37 @@ def _holdings() -> tuple[Line, ...]:
     )
 
 
+_CARERS_ACTIONS = {
+    "wellbeing.selfcheck": "self-checks",
+    "wellbeing.talk_request": "requests to talk",
+    "supervision.record": "supervision sessions",
+    "support_plan.record": "support plans",
+}
+
+
+def _carers_use(months: int = 6) -> tuple[Line, ...]:
+    """How much the care-for-carers features are used, by month, from the trail: counts
+    of content-free events, never who (AS8: the DPO sees use, not people)."""
+    since = (timezone.localdate().replace(day=1) - dt.timedelta(days=31 * (months - 1))).replace(
+        day=1
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for month, action, n in (
+        AccessEvent.objects.filter(
+            action__in=list(_CARERS_ACTIONS), outcome="allowed", at__date__gte=since
+        )
+        .annotate(month=TruncMonth("at"))
+        .values_list("month", "action")
+        .annotate(n=Count("pk"))
+        .order_by("month")
+    ):
+        counts.setdefault(month.strftime("%Y-%m"), {})[_CARERS_ACTIONS[action]] = n
+    return tuple(
+        Line(month, ", ".join(f"{n} {what}" for what, n in sorted(row.items())))
+        for month, row in sorted(counts.items())
+    )
+
+
 def processing_record(*, actor: User) -> ProcessingRecord:
     """The record as the code and the data stand now (DPO only); the reading is an event."""
     require(actor, Capability.PROCESSING_RECORDS)
@@ -406,6 +442,7 @@ def processing_record(*, actor: User) -> ProcessingRecord:
         retention=_retention(),
         measures=_measures(),
         holdings=_holdings(),
+        carers_use=_carers_use(),
     )
     event_record(actor=actor, action="processing.view")
     return record
@@ -457,6 +494,7 @@ def processing_data(record: ProcessingRecord) -> dict[str, object]:
         "retention": lines(record.retention),
         "measures": lines(record.measures),
         "holdings": lines(record.holdings),
+        "carers_use": lines(record.carers_use),
         "scopes": {str(k): str(v) for k, v in ConsentScope.choices},
     }
 
@@ -483,3 +521,5 @@ def processing_csv_rows(record: ProcessingRecord) -> Iterable[list[str]]:
         yield ["security measure", line.label, line.value, ""]
     for line in record.holdings:
         yield ["holdings", line.label, line.value, ""]
+    for line in record.carers_use:
+        yield ["care for the carers, use", line.label, line.value, ""]

@@ -29,8 +29,7 @@ from cases.forms import (
 )
 from cases.models import Case, RequestStatus
 from haven.api import download_response
-from haven.errors import HavenError
-from haven.web import form_errors, posted
+from haven.web import form_errors, posted, refusals_as_messages
 
 
 def _status(form: Any) -> int:
@@ -281,25 +280,20 @@ def transfer_new(request: HttpRequest, *, actor: User, case: Case) -> HttpRespon
 
 @require_http_methods(["POST"])
 @staff_endpoint(need=Capability.GRANT_MANAGE, action="transfer.decide")
+@refusals_as_messages("cases:caseload")
 def transfer_decide(request: HttpRequest, *, actor: User) -> HttpResponse:
     form = TransferDecideForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose approve or decline.")
         return redirect("cases:caseload")
     data = form.cleaned_data
-    try:
-        decided = services.transfer_decide(
-            actor=actor,
-            request_id=data["request"],
-            decision=data["decision"],
-            to_username=data["to_user"],
-            note=data["note"],
-        )
-    except HavenError as refusal:
-        if refusal.status == 404:  # not a request of this supervisor's team
-            raise
-        messages.error(request, refusal.public_detail)
-    else:
-        done = "handed over" if decided.status == "approved" else "declined"
-        messages.success(request, f"{decided.case.reference}: {done}.")
+    decided = services.transfer_decide(
+        actor=actor,
+        request_id=data["request"],
+        decision=data["decision"],
+        to_username=data["to_user"],
+        note=data["note"],
+    )
+    done = "handed over" if decided.status == "approved" else "declined"
+    messages.success(request, f"{decided.case.reference}: {done}.")
     return redirect("cases:caseload")

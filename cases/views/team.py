@@ -18,7 +18,6 @@ from access.roles import Capability
 from cases import selectors, services
 from cases.forms import BreakGlassForm, GrantForm, ReassignForm, RevokeForm
 from cases.models import Case
-from haven.errors import HavenError
 from haven.web import form_errors, posted, refusals_as_messages
 
 
@@ -135,18 +134,17 @@ def caseload(request: HttpRequest, *, actor: User) -> HttpResponse:
     )
 
 
+@refusals_as_messages("cases:caseload")
 def _limits(request: HttpRequest, actor: User) -> HttpResponse:
     """The supervisor writes the team's limits (AS8-5)."""
-    try:
-        open_cases = int(request.POST.get("open_cases", ""))
-        high_risk = int(request.POST.get("high_risk", ""))
-        access_services.team_limits_set(actor=actor, open_cases=open_cases, high_risk=high_risk)
-    except ValueError:
+    open_cases, high_risk = request.POST.get("open_cases", ""), request.POST.get("high_risk", "")
+    if not (open_cases.isdigit() and high_risk.isdigit()):
         messages.error(request, "Give whole numbers for both limits.")
-    except HavenError as refusal:
-        messages.error(request, refusal.public_detail)
-    else:
-        messages.success(request, "The team's caseload limits were saved.")
+        return redirect("cases:caseload")
+    access_services.team_limits_set(
+        actor=actor, open_cases=int(open_cases), high_risk=int(high_risk)
+    )
+    messages.success(request, "The team's caseload limits were saved.")
     return redirect("cases:caseload")
 
 

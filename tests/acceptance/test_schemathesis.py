@@ -58,6 +58,10 @@ SEMANTIC_RULES = {
     "on a day from 2000 to today",
     "POST /api/v1/transfer-requests/{request_id}/decide/": "approval names a caseworker "
     "or clinician of the team other than the requester; a decline gives a note",
+    "POST /api/v1/support-plans/": "something was agreed (one field at least); the review "
+    "date falls within the next year",
+    "POST /api/v1/training/": "the training is one the person's role needs; completed on "
+    "a day from 2000 to today",
 }
 # State rather than data: a package downloads once, then answers 410 Gone.
 STATE_RULES = {

@@ -108,9 +108,15 @@ def test_creating_a_supervisor_in_the_admin_is_recorded_and_flagged(admin_user, 
 
 def test_teams_change_through_a_service_with_an_event(admin_user):
     client = web_client(admin_user)
-    client.post("/admin/access/team/add/", {"name": "East", "slug": "east", "caseload_limit": 12})
+    client.post(
+        "/admin/access/team/add/",
+        {"name": "East", "slug": "east", "caseload_limit": 12, "high_risk_limit": 5},
+    )
     east = Team.objects.get(slug="east")
-    client.post(f"/admin/access/team/{east.pk}/change/", {"name": "East", "caseload_limit": 9})
+    client.post(
+        f"/admin/access/team/{east.pk}/change/",
+        {"name": "East", "caseload_limit": 9, "high_risk_limit": 5},
+    )
     east.refresh_from_db()
     assert east.caseload_limit == 9
     actions = list(

@@ -364,6 +364,50 @@ def _slug() -> str:
 
 ENDPOINTS = [
     Endpoint(
+        "support plans",
+        "api/v1/support-plans/",
+        "get",
+        lambda w: "/api/v1/support-plans/",
+        always(200),
+        reads_data=False,
+    ),
+    Endpoint(
+        "support plan record",
+        "api/v1/support-plans/",
+        "post",
+        lambda w: "/api/v1/support-plans/",
+        lambda role, rel: 201 if rel == "team_supervisor" else 403,
+        body=lambda w: {
+            "staff": "owner",
+            "support_person": "A colleague",
+            "review_on": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
+        },
+        event="support_plan.record",
+        reads_data=False,
+    ),
+    Endpoint(
+        "training",
+        "api/v1/training/",
+        "get",
+        lambda w: "/api/v1/training/",
+        always(200),
+        reads_data=False,
+    ),
+    Endpoint(
+        "training complete",
+        "api/v1/training/",
+        "post",
+        lambda w: "/api/v1/training/",
+        lambda role, rel: 201 if rel == "team_supervisor" or role == Role.ADMIN else 403,
+        body=lambda w: {
+            "staff": "owner",
+            "training": "data-protection",
+            "completed_on": timezone.localdate().isoformat(),
+        },
+        event="training.complete",
+        reads_data=False,
+    ),
+    Endpoint(
         "web training",
         "training/",
         "get",

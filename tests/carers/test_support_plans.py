@@ -90,3 +90,21 @@ def test_AS8_6_bad_input_keeps_nothing(supervisor, caseworker, extra):
 def test_AS8_6_only_a_supervisor_writes_plans(caseworker):
     assert web_client(caseworker).post("/support-plans/", _form(staff="cw")).status_code == 403
     assert not SupportPlan.objects.exists()
+
+
+def test_AS8_6_the_api_records_and_lists_plans_for_the_two_only(
+    api, supervisor, caseworker, make_staff
+):
+    colleague = make_staff(Role.CASEWORKER, username="cw2")
+    body = {
+        "staff": "cw",
+        "cover": "cw2 covers two cases",
+        "review_on": (timezone.localdate() + dt.timedelta(days=20)).isoformat(),
+    }
+    made = api(supervisor).post("/api/v1/support-plans/", body, format="json")
+    assert made.status_code == 201, made.content
+    assert made.json()["cover"] == "cw2 covers two cases"
+    for reader in (supervisor, caseworker):
+        assert api(reader).get("/api/v1/support-plans/").json()["count"] == 1
+    assert api(colleague).get("/api/v1/support-plans/").json()["count"] == 0
+    assert api(caseworker).post("/api/v1/support-plans/", body, format="json").status_code == 403

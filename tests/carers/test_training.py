@@ -92,3 +92,21 @@ def test_AS8_7_a_training_required_for_access_fails_closed_until_recorded(
         actor=supervisor, username="cw", slug="safeguarding", completed_on=timezone.localdate()
     )
     assert api(caseworker).get(f"/api/v1/cases/{case.reference}/").status_code == 200
+
+
+def test_AS8_7_the_api_lists_and_records(api, supervisor, caseworker):
+    mine = api(caseworker).get("/api/v1/training/").json()["results"]
+    assert [row["staff"] for row in mine] == ["cw"]
+    assert all(t["overdue"] for t in mine[0]["trainings"])
+    body = {
+        "staff": "cw",
+        "training": "data-protection",
+        "completed_on": timezone.localdate().isoformat(),
+    }
+    done = api(supervisor).post("/api/v1/training/", body, format="json")
+    assert done.status_code == 201, done.content
+    row = {t["training"]: t for t in done.json()["trainings"]}["data-protection"]
+    assert row["overdue"] is False and row["last_completed"] == body["completed_on"]
+    assert api(caseworker).post("/api/v1/training/", body, format="json").status_code == 403
+    team = {r["staff"] for r in api(supervisor).get("/api/v1/training/").json()["results"]}
+    assert {"cw", "sup"} <= team

@@ -231,3 +231,21 @@ def test_AS9_END_1_the_web_page_of_a_purged_case_says_so(caseworker):
     response = web_client(caseworker).get(f"/cases/{due.reference}/")
     assert response.status_code == 410
     assert MARKERS["summary"] not in response.content.decode()
+
+
+def test_AS9_END_1_lists_show_how_long_a_closed_case_is_kept(api, caseworker, supervisor):
+    case = case_close(actor=caseworker, case=open_case(caseworker), reason="goals_met")
+    (row,) = [
+        r
+        for r in api(caseworker).get("/api/v1/cases/?status=closed").json()["results"]
+        if r["reference"] == case.reference
+    ] or [
+        r
+        for r in api(caseworker).get("/api/v1/cases/").json()["results"]
+        if r["reference"] == case.reference
+    ]
+    assert row["retention_until"] == case.retention_until.isoformat()
+    assert row["legal_hold"] is False
+    legal_hold_place(actor=supervisor, case=case, reason="trial")
+    page = web_client(caseworker).get("/cases/?status=closed").content.decode()
+    assert case.reference in page and "legal hold" in page

@@ -19,6 +19,8 @@ from tqdm import tqdm
 from access.models import User
 from access.roles import Role
 from access.services import grant_assign, staff_add
+from carers.models import TrainingCompletion, training_standing
+from carers.training import training_complete
 from cases.models import (
     Case,
     EncounterKind,
@@ -102,6 +104,7 @@ class Command(BaseCommand):
                     languages=["English"],
                     services=["demo"],
                 )
+        self._training(staff)
         demo_authors = [staff["caseworker"], staff["supervisor"], staff["caseworker2"]]
         if Case.objects.filter(created_by__in=demo_authors).exists():
             self.stdout.write("demo cases already present; nothing to add")
@@ -110,6 +113,26 @@ class Command(BaseCommand):
         for i in tqdm(range(options["cases"]), desc="demo cases", unit="case"):
             self._case(rng, i, staff)
         self.stdout.write(self.style.SUCCESS(f"added {options['cases']} demo cases"))
+
+    def _training(self, staff: dict[str, User]) -> None:
+        """Completions for the demo staff, 100 days ago, except one left due, so that the
+        training page shows both (AS8-7)."""
+        if TrainingCompletion.objects.filter(user__in=staff.values()).exists():
+            return
+        done_on = timezone.localdate() - dt.timedelta(days=100)
+        for person in staff.values():
+            for standing in training_standing(person):
+                if (person.username, standing.training.slug) == (
+                    "caseworker2",
+                    "trauma-informed-care",
+                ):
+                    continue
+                training_complete(
+                    actor=staff["admin"],
+                    username=person.username,
+                    slug=standing.training.slug,
+                    completed_on=done_on,
+                )
 
     @transaction.atomic
     def _case(self, rng: random.Random, i: int, staff: dict[str, User]) -> None:
