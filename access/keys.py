@@ -14,18 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from access import keystore
 from access.crypto import blind
 from access.crypto.datakeys import WrappedDataKey, rewrap_data_key
 from access.crypto.errors import KeyringUnavailable
+from access.crypto.fields import OwnKeyModel
 from access.crypto.keyring import LocalKeyringProvider, get_provider
-from access.models import FormDraft, StaffKey, User, WrappedKey, staff_key_id
+from access.models import User, WrappedKey
 from audit.models import AccessEvent
 from audit.services import event_record
-from carers.models import SupervisionSession, SupportPlan
 from cases.models import BlindIndexEntry, Identity, Survivor
 from cases.services import identities_index
 
@@ -90,15 +91,9 @@ def keys_status() -> list[KekStatus]:
     ]
 
 
-def _own_key_rows() -> tuple[tuple[Any, Callable[[Any], uuid.UUID]], ...]:
-    """Rows that carry a data key of their own, wrapped by the KEK, and the id each
-    key is bound to: kept forms, staff keys, supervision sessions, support plans."""
-    return (
-        (FormDraft, lambda row: row.id),
-        (StaffKey, lambda row: staff_key_id(row.user_id)),
-        (SupervisionSession, lambda row: row.id),
-        (SupportPlan, lambda row: row.id),
-    )
+def _own_key_rows() -> list[QuerySet[Any]]:
+    """The rows of every model that carries a data key of its own, wrapped by the KEK."""
+    return [m._default_manager.all() for m in apps.get_models() if issubclass(m, OwnKeyModel)]
 
 
 def survivors_to_index() -> int:
@@ -110,7 +105,7 @@ def keys_pending_rotation() -> int:
     active = get_provider().active_kek_id()
     survivors = Survivor.objects.filter(wrapped_dek__isnull=False).exclude(kek_id=active)
     stored = WrappedKey.objects.filter(wrapped__isnull=False).exclude(kek_id=active)
-    own: int = sum(model.objects.exclude(kek_id=active).count() for model, _ in _own_key_rows())
+    own: int = sum(rows.exclude(kek_id=active).count() for rows in _own_key_rows())
     return survivors.count() + stored.count() + own
 
 
@@ -165,14 +160,9 @@ def keys_rotate(
         for row in stored:
             keystore.rewrap(row)
         own_keys = 0
-        for model, bound_to in _own_key_rows():
-            for row in model.objects.select_for_update().exclude(kek_id=active):
-                rewrapped = rewrap_data_key(
-                    bound_to(row),
-                    WrappedDataKey(
-                        dek_id=row.dek_id, kek_id=row.kek_id, blob=bytes(row.wrapped_dek)
-                    ),
-                )
+        for own in _own_key_rows():
+            for row in own.select_for_update().exclude(kek_id=active):
+                rewrapped = rewrap_data_key(row.key_id(), row.wrapped())
                 row.kek_id, row.wrapped_dek = rewrapped.kek_id, rewrapped.blob
                 row.save(update_fields=["kek_id", "wrapped_dek"])
                 own_keys += 1
@@ -212,7 +202,7 @@ def keys_retire(kek_id: str, *, actor: User | None = None) -> None:
     in_use = (
         Survivor.objects.filter(kek_id=kek_id, wrapped_dek__isnull=False).count()
         + keystore.wrapped_under([kek_id])
-        + sum(model.objects.filter(kek_id=kek_id).count() for model, _ in _own_key_rows())
+        + sum(rows.filter(kek_id=kek_id).count() for rows in _own_key_rows())
     )
     if in_use:
         raise KeyringUnavailable(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -10,8 +10,13 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 
-from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
-from access.crypto.fields import EncryptedJSONField, EncryptedModel, EncryptedTextField
+from access.crypto.datakeys import DataKey
+from access.crypto.fields import (
+    EncryptedJSONField,
+    EncryptedModel,
+    EncryptedTextField,
+    OwnKeyModel,
+)
 from access.roles import Capability, Role, capabilities_of
 
 if TYPE_CHECKING:
@@ -247,7 +252,7 @@ class StaffInvitation(models.Model):
         return self.used_at is None and moment < self.expires_at
 
 
-class FormDraft(EncryptedModel):
+class FormDraft(OwnKeyModel):
     """What a staff member had typed into a form when their session ran out, kept on the
     server (never in the browser) until they sign in again and take it back, or discard
     it. The fields are sealed with a data key of the draft's own, wrapped by the active
@@ -265,32 +270,12 @@ class FormDraft(EncryptedModel):
     )
     saved_at = models.DateTimeField(default=timezone.now)
     fields = EncryptedJSONField(max_length=300_000)
-    kek_id = models.CharField(max_length=32, db_index=True)
-    dek_id = models.CharField(max_length=16)
-    wrapped_dek = models.BinaryField()
 
     class Meta:
         ordering = ["-saved_at"]
 
     def __str__(self) -> str:
         return f"draft {self.pk} of user #{self.user_id}"
-
-    @classmethod
-    def with_new_key(cls, **kwargs: Any) -> FormDraft:
-        draft = cls(**kwargs)
-        wrapped, key = new_data_key(draft.id)
-        draft.kek_id, draft.dek_id, draft.wrapped_dek = wrapped.kek_id, wrapped.dek_id, wrapped.blob
-        draft._data_key = key
-        return draft
-
-    def data_key(self) -> DataKey:
-        cached: DataKey | None = getattr(self, "_data_key", None)
-        if cached is None:
-            wrapped = WrappedDataKey(
-                dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek)
-            )
-            cached = self._data_key = unwrap_data_key(self.id, wrapped)
-        return cached
 
 
 _STAFF_KEY_NAMESPACE = uuid.UUID("6f1d3c1e-3a55-4b8e-9f67-6a0c2b9d1e42")
@@ -302,34 +287,19 @@ def staff_key_id(user_id: int) -> uuid.UUID:
     return uuid.uuid5(_STAFF_KEY_NAMESPACE, f"staff:{user_id}")
 
 
-class StaffKey(models.Model):
+class StaffKey(OwnKeyModel):
     """A staff member's own data key for what is theirs alone (the well-being
-    self-check, AS8-4), wrapped by the KEK and bound to the account. It is made at the
-    first sign-in, so that having one says nothing about using the self-check. Only the
-    services acting for that same person unwrap it; no route lets anyone else's
-    session reach it (docs/threat-model.md says who can reach what)."""
+    self-check, AS8-4), wrapped by the KEK and bound to the account (``key_id``), so a
+    row moved to another account does not unwrap for it. It is made at the first
+    sign-in, so that having one says nothing about using the self-check. Only the
+    services acting for that same person unwrap it; no route lets anyone else's session
+    reach it (docs/threat-model.md says who can reach what)."""
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="+")
-    kek_id = models.CharField(max_length=32, db_index=True)
-    dek_id = models.CharField(max_length=16)
-    wrapped_dek = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"staff key of user #{self.user_id}"
 
-    @classmethod
-    def for_user(cls, user: User) -> StaffKey:
-        wrapped, key = new_data_key(staff_key_id(user.pk))
-        row = cls(user=user, kek_id=wrapped.kek_id, dek_id=wrapped.dek_id, wrapped_dek=wrapped.blob)
-        row._data_key = key
-        return row
-
-    def data_key(self) -> DataKey:
-        cached: DataKey | None = getattr(self, "_data_key", None)
-        if cached is None:
-            wrapped = WrappedDataKey(
-                dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek)
-            )
-            cached = self._data_key = unwrap_data_key(staff_key_id(self.user_id), wrapped)
-        return cached
+    def key_id(self) -> uuid.UUID:
+        return staff_key_id(self.user_id)

@@ -13,9 +13,14 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
+from access.crypto.datakeys import DataKey
 from access.crypto.errors import DecryptionFailed
-from access.crypto.fields import EncryptedJSONField, EncryptedModel, EncryptedTextField
+from access.crypto.fields import (
+    EncryptedJSONField,
+    EncryptedModel,
+    EncryptedTextField,
+    OwnKeyModel,
+)
 
 
 class SelfCheckWording(models.Model):
@@ -85,7 +90,7 @@ class SupervisionKind(models.TextChoices):
     GROUP = "group", "Group"
 
 
-class SupervisionSession(EncryptedModel):
+class SupervisionSession(OwnKeyModel):
     """A clinical supervision session (AS8-3), kept apart from management notes and
     from case records. Its notes are sealed with a key of the session's own (wrapped by
     the KEK); only the supervisor who led it and the staff who attended read them."""
@@ -98,9 +103,6 @@ class SupervisionSession(EncryptedModel):
     kind = models.CharField(max_length=10, choices=SupervisionKind.choices)
     held_on = models.DateField()
     notes = EncryptedTextField(max_length=10_000)
-    kek_id = models.CharField(max_length=32, db_index=True)
-    dek_id = models.CharField(max_length=16)
-    wrapped_dek = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -109,27 +111,8 @@ class SupervisionSession(EncryptedModel):
     def __str__(self) -> str:
         return f"supervision session {self.pk}"
 
-    @classmethod
-    def with_new_key(cls, **kwargs: object) -> SupervisionSession:
-        session = cls(**kwargs)
-        wrapped, key = new_data_key(session.id)
-        session.kek_id, session.dek_id = wrapped.kek_id, wrapped.dek_id
-        session.wrapped_dek = wrapped.blob
-        session._data_key = key
-        return session
 
-    _data_key: DataKey | None = None
-
-    def data_key(self) -> DataKey:
-        if self._data_key is None:
-            wrapped = WrappedDataKey(
-                dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek)
-            )
-            self._data_key = unwrap_data_key(self.id, wrapped)
-        return self._data_key
-
-
-class SupportPlan(EncryptedModel):
+class SupportPlan(OwnKeyModel):
     """The plan agreed at a well-being meeting (AS8-6): occupational referral, adjusted
     responsibilities and who covers which cases, a support person, who is told, and a
     review date. Sealed with a key of its own; read by the staff member and the
@@ -144,9 +127,6 @@ class SupportPlan(EncryptedModel):
     review_on = models.DateField()
     content = EncryptedJSONField(max_length=20_000)
     closed_at = models.DateTimeField(null=True, blank=True)
-    kek_id = models.CharField(max_length=32, db_index=True)
-    dek_id = models.CharField(max_length=16)
-    wrapped_dek = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -154,24 +134,6 @@ class SupportPlan(EncryptedModel):
 
     def __str__(self) -> str:
         return f"support plan {self.pk}"
-
-    _data_key: DataKey | None = None
-
-    @classmethod
-    def with_new_key(cls, **kwargs: object) -> SupportPlan:
-        plan = cls(**kwargs)
-        wrapped, key = new_data_key(plan.id)
-        plan.kek_id, plan.dek_id, plan.wrapped_dek = wrapped.kek_id, wrapped.dek_id, wrapped.blob
-        plan._data_key = key
-        return plan
-
-    def data_key(self) -> DataKey:
-        if self._data_key is None:
-            wrapped = WrappedDataKey(
-                dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek)
-            )
-            self._data_key = unwrap_data_key(self.id, wrapped)
-        return self._data_key
 
 
 class Training(models.Model):
@@ -218,11 +180,21 @@ class TrainingStanding:
     overdue: bool
 
 
-def training_standing(user: Any, today: dt.date | None = None) -> list[TrainingStanding]:
-    """Each training ``user``'s role needs: when last done, when next due, overdue."""
+def training_standing(
+    user: Any, today: dt.date | None = None, *, only_required: bool = False
+) -> list[TrainingStanding]:
+    """Each training ``user``'s role needs (``only_required``: those required for case
+    access): when last done, when next due, overdue."""
     today = today or timezone.localdate()
     role = getattr(user, "role", "")
-    needed = [t for t in Training.objects.all() if role in (t.roles or [])]
+    trainings = (
+        Training.objects.filter(required_for_access=True)
+        if only_required
+        else Training.objects.all()
+    )
+    needed = [t for t in trainings if role in (t.roles or [])]
+    if not needed:
+        return []
     last: dict[int, dt.date] = {}
     for training_id, completed_on in TrainingCompletion.objects.filter(
         user_id=user.pk, training__in=needed
@@ -245,7 +217,6 @@ def training_standing(user: Any, today: dt.date | None = None) -> list[TrainingS
 
 def training_blocks_access(user: Any) -> list[Training]:
     """Trainings required before case access that ``user`` has not done, or let lapse
-    (fail closed: the policy refuses case data while any is listed)."""
-    return [
-        s.training for s in training_standing(user) if s.overdue and s.training.required_for_access
-    ]
+    (fail closed: the policy refuses case data while any is listed). On every case
+    read: one query on a small table, and a second only when such trainings exist."""
+    return [s.training for s in training_standing(user, only_required=True) if s.overdue]

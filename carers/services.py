@@ -41,7 +41,7 @@ def staff_key(user: User) -> DataKey:
     if row is None:
         try:
             with transaction.atomic():
-                row = StaffKey.for_user(user)
+                row = StaffKey.with_new_key(user=user)
                 row.save(force_insert=True)
         except IntegrityError:  # made at the same moment by another request
             row = StaffKey.objects.get(user=user)
@@ -63,18 +63,18 @@ class Wording:
     source: str
 
 
-def wording_current() -> Wording:
-    row = SelfCheckWording.objects.order_by("-version").first()
-    if row is None:
+def _wording(row: SelfCheckWording | None) -> Wording:
+    if row is None:  # version 0: Haven's default labels
         return Wording(0, dict(scale.DEFAULT_WORDING), "", "")
     return Wording(row.version, dict(row.items), row.support, row.source)
+
+
+def wording_current() -> Wording:
+    return _wording(SelfCheckWording.objects.order_by("-version").first())
 
 
 def wording_of(version: int) -> Wording:
-    row = SelfCheckWording.objects.filter(version=version).first()
-    if row is None:
-        return Wording(0, dict(scale.DEFAULT_WORDING), "", "")
-    return Wording(row.version, dict(row.items), row.support, row.source)
+    return _wording(SelfCheckWording.objects.filter(version=version).first())
 
 
 @transaction.atomic

@@ -35,7 +35,7 @@ class Standing:
     overdue: bool
 
 
-def _team_members(supervisor: User) -> models.QuerySet[User]:
+def team_members(supervisor: User) -> models.QuerySet[User]:
     if supervisor.team_id is None:
         return User.objects.none()
     return User.objects.filter(
@@ -43,7 +43,8 @@ def _team_members(supervisor: User) -> models.QuerySet[User]:
     ).order_by("username")
 
 
-def _is_supervisor(user: User) -> bool:
+def leads_team(user: User) -> bool:
+    """Whether ``user`` is the supervisor of a team (and so leads its supervision)."""
     return user.role == Role.SUPERVISOR and user.team_id is not None
 
 
@@ -77,9 +78,9 @@ def standing(users: Iterable[User], today: dt.date | None = None) -> list[Standi
 
 def overdue_for(supervisor: User) -> list[Standing]:
     """The supervisor's team members whose supervision is overdue (their home page)."""
-    if not _is_supervisor(supervisor):
+    if not leads_team(supervisor):
         return []
-    return [s for s in standing(_team_members(supervisor)) if s.overdue]
+    return [s for s in standing(team_members(supervisor)) if s.overdue]
 
 
 def _clean(
@@ -90,7 +91,7 @@ def _clean(
     names = [staff] if isinstance(staff, str) else staff
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
         raise GrantError("Name who attended.", code="invalid", field="staff")
-    members = {u.username: u for u in _team_members(supervisor)}
+    members = {u.username: u for u in team_members(supervisor)}
     unknown = [n for n in names if n not in members]
     if unknown:
         raise GrantError(
@@ -118,7 +119,7 @@ def supervision_record(
 ) -> SupervisionSession:
     """A supervisor records a session with staff of their own team; anyone else is
     refused, and the refusal recorded (outside the transaction, so that it stays)."""
-    if not _is_supervisor(actor):
+    if not leads_team(actor):
         event_record(
             actor=actor, action="supervision.record", outcome=Outcome.DENIED, reason="capability"
         )
@@ -152,8 +153,8 @@ def supervision_for(*, actor: User) -> tuple[list[SupervisionSession], list[Stan
         .select_related("supervisor")
         .prefetch_related("attendees")
     )
-    people: Iterable[User] = _team_members(actor) if _is_supervisor(actor) else [actor]
-    if not _is_supervisor(actor) and actor.role not in SUPERVISED_ROLES:
+    people: Iterable[User] = team_members(actor) if leads_team(actor) else [actor]
+    if not leads_team(actor) and actor.role not in SUPERVISED_ROLES:
         people = []
     event_record(actor=actor, action="supervision.list")
     return list(sessions), standing(people)

@@ -173,7 +173,7 @@ def wording(request: HttpRequest, *, actor: User) -> HttpResponse:
 @staff_endpoint()
 def supervision_page(request: HttpRequest, *, actor: User) -> HttpResponse:
     sessions, standing = supervision.supervision_for(actor=actor)
-    leads = actor.role == Role.SUPERVISOR and actor.team_id is not None
+    leads = supervision.leads_team(actor)
     form = SupervisionForm(
         posted(request) if leads else None, members=[s.user.username for s in standing]
     )
@@ -209,16 +209,14 @@ def supervision_page(request: HttpRequest, *, actor: User) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @staff_endpoint()
 def support_plans(request: HttpRequest, *, actor: User) -> HttpResponse:
-    leads = actor.role == Role.SUPERVISOR and actor.team_id is not None
+    leads = supervision.leads_team(actor)
     if request.method == "POST" and not leads:
         raise PermissionDenied
     if request.method == "POST" and "close" in request.POST:
         support.support_plan_close(actor=actor, plan_id=request.POST.get("close", ""))
         messages.success(request, "The plan was closed after its review.")
         return redirect("carers:support-plans")
-    members = (
-        [s.user.username for s in supervision.supervision_for(actor=actor)[1]] if leads else []
-    )
+    members = [u.username for u in supervision.team_members(actor)] if leads else []
     form = SupportPlanForm(posted(request) if leads else None, members=members)
     if form.is_bound and form.is_valid():
         data = form.cleaned_data

@@ -3,6 +3,9 @@ and reading a page's forms as a browser would submit them."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -159,3 +162,29 @@ def page_form(client: Client, url: str, *, containing: str = "csrfmiddlewaretoke
 def db_pk(obj: Any) -> Any:
     """``obj``'s primary key as raw SQL must pass it (SQLite keeps UUIDs as hex text)."""
     return obj._meta.pk.get_db_prep_value(obj.pk, connection)
+
+
+def pg_dump_text() -> str:
+    """The whole test database as `pg_dump` prints it (PostgreSQL only)."""
+    settings = connection.settings_dict
+    env = {**os.environ, "PGPASSWORD": settings.get("PASSWORD") or ""}
+    done = subprocess.run(
+        [
+            shutil.which("pg_dump") or "pg_dump",
+            "--host",
+            settings.get("HOST") or "127.0.0.1",
+            "--port",
+            str(settings.get("PORT") or 5432),
+            "--username",
+            settings.get("USER") or "postgres",
+            "--no-owner",
+            settings["NAME"],
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

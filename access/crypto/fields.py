@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 from django.core import checks
 from django.core.exceptions import FieldError, ValidationError
@@ -25,7 +25,7 @@ from django.db.models.lookups import IsNull
 from django.db.models.query_utils import DeferredAttribute
 
 from access.crypto import envelope
-from access.crypto.datakeys import DataKey, WrappedDataKey, unwrap_data_key
+from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
 
 
 class Sealed:
@@ -94,6 +94,40 @@ class EncryptedModel(models.Model):
 
     def data_key(self) -> DataKey:
         raise NotImplementedError
+
+
+class OwnKeyModel(EncryptedModel):
+    """A row that carries a data key of its own, wrapped by the active KEK and bound to
+    ``key_id()`` (the row's id unless a subclass binds it elsewhere): kept forms, staff
+    keys, supervision sessions, support plans. ``keys rotate`` re-wraps every one."""
+
+    kek_id = models.CharField(max_length=32, db_index=True)
+    dek_id = models.CharField(max_length=16)
+    wrapped_dek = models.BinaryField()
+
+    _data_key: DataKey | None = None
+
+    class Meta:
+        abstract = True
+
+    def key_id(self) -> uuid.UUID:
+        return uuid.UUID(str(self.pk))
+
+    @classmethod
+    def with_new_key(cls, **kwargs: Any) -> Self:
+        row = cls(**kwargs)
+        wrapped, key = new_data_key(row.key_id())
+        row.kek_id, row.dek_id, row.wrapped_dek = wrapped.kek_id, wrapped.dek_id, wrapped.blob
+        row._data_key = key
+        return row
+
+    def wrapped(self) -> WrappedDataKey:
+        return WrappedDataKey(dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek))
+
+    def data_key(self) -> DataKey:
+        if self._data_key is None:
+            self._data_key = unwrap_data_key(self.key_id(), self.wrapped())
+        return self._data_key
 
 
 class _EncryptedAttribute(DeferredAttribute):

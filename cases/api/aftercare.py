@@ -286,12 +286,6 @@ class ProcessingApi(ApiView):
 # --- handing over a hard case (AS8-2) -----------------------------------------------
 
 
-def _transfer_out(actor: User, found: Any) -> dict[str, Any]:
-    """A transfer request as the requester or the team's supervisor sees it (the only
-    two who are ever shown one)."""
-    return s.TransferOutput(found).data
-
-
 class CaseTransferApi(ApiView):
     @extend_schema(
         operation_id="transfer_request_make",
@@ -308,7 +302,7 @@ class CaseTransferApi(ApiView):
     def post(self, request: Request, *, actor: User, case: Case) -> Response:
         data = validated(s.TransferInput, request.data)
         made = services.transfer_request_make(actor=actor, case=case, reason=data["reason"])
-        return created(_transfer_out(actor, made))
+        return created(s.TransferOutput(made).data)
 
 
 class TransferListApi(ApiView):
@@ -326,7 +320,7 @@ class TransferListApi(ApiView):
             actor=actor, status=str(request.query_params.get("status", ""))
         )
         paginator, page = self.paginate(request, query)
-        return paginator.get_paginated_response([_transfer_out(actor, t) for t in page])
+        return paginator.get_paginated_response(s.TransferOutput(page, many=True).data)
 
 
 class TransferDecideApi(ApiView):
@@ -350,4 +344,4 @@ class TransferDecideApi(ApiView):
             to_username=data.get("to_user") or "",
             note=data.get("note") or "",
         )
-        return Response(_transfer_out(actor, decided))
+        return Response(s.TransferOutput(decided).data)

@@ -23,12 +23,14 @@ from cases.services.common import locked_case
 from haven.errors import NotFound
 
 
-def _text(value: str | None, what: str, *, required: bool) -> str:
+def _text(value: str | None, field: str, *, missing: str = "") -> str:
+    """``value`` trimmed; refused when too long, and when empty if ``missing`` says
+    what to write."""
     text = (value or "").strip()
-    if required and not text:
-        raise DomainError(f"Say {what}.", field="reason" if what.startswith("why") else "note")
+    if missing and not text:
+        raise DomainError(missing, field=field)
     if len(text) > 2000 or "\x00" in text:
-        raise DomainError("At most 2,000 characters.", field="note")
+        raise DomainError("At most 2,000 characters.", field=field)
     return text
 
 
@@ -73,7 +75,7 @@ def _make_locked(*, actor: User, case: Case, reason: str) -> TransferRequest:
             code="request_pending",
         )
     made = TransferRequest(
-        case=current, requested_by=actor, reason=_text(reason, "why", required=True)
+        case=current, requested_by=actor, reason=_text(reason, "reason", missing="Say why.")
     )
     made.save(force_insert=True)
     event_record(actor=actor, action="transfer.request", case_reference=current.reference)
@@ -156,10 +158,10 @@ def _decide_locked(
         )
         found.to_user = User.objects.get(username=to_username)
         found.status = TransferStatus.APPROVED
-        found.note = _text(note, "a handover note", required=False)
+        found.note = _text(note, "note")
     else:
         found.status = TransferStatus.DECLINED
-        found.note = _text(note, "why it is declined", required=True)
+        found.note = _text(note, "note", missing="Say why it is declined.")
     found.decided_by, found.decided_at = actor, now
     found.save(update_fields=["status", "to_user", "note", "decided_by", "decided_at"])
     event_record(

@@ -4,15 +4,17 @@ any change. AS9-USE-2."""
 
 from __future__ import annotations
 
+import threading
 from io import StringIO
 
 import pytest
 from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
 from audit import chain
 from audit.models import AccessEvent, Anomaly, AnomalyScan, AppendOnlyError, ChainLink
+from audit.services import event_record, events_record
 from cases.services import encounter_update
 from tests.factories import MARKERS, add_encounter, open_case
 
@@ -257,12 +259,6 @@ def test_a_validly_signed_checkpoint_that_differs_from_the_chain_is_refused(trai
 def test_concurrent_appends_from_many_connections_keep_one_unbroken_chain(caseworker):
     """AS9-USE-2 with several app servers: appends are serialised in the database, so
     eight writers at once leave no gap, no fork and no duplicate place."""
-    import threading
-
-    from django.db import connections
-
-    from audit.services import event_record, events_record
-
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent connections: runs on PostgreSQL in CI")
     barrier = threading.Barrier(8)
@@ -297,8 +293,6 @@ def test_concurrent_appends_from_many_connections_keep_one_unbroken_chain(casewo
 def test_events_appended_together_are_links_of_their_own(trail):
     """A batch of events (a purge run) is chained link by link like single appends: each
     one verifies, and altering one of them is named as the broken link."""
-    from audit.services import events_record
-
     written = events_record(
         actor=None, action="case.purge", cases=[(f"HV-0000-000{n}", {"files": n}) for n in range(5)]
     )
