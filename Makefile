@@ -8,7 +8,7 @@ KANON_STAMP := $(KANON)/.installed
 PORT ?= 8000
 DEMO_ENV := HAVEN_DEMO=1 DJANGO_SECURE_SSL_REDIRECT=0
 
-.PHONY: run test lint typecheck unit browser install clean bench
+.PHONY: run test lint typecheck unit browser install clean bench catalogues messages
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -25,7 +25,23 @@ $(KANON_STAMP): requirements-kanon.txt
 
 install: $(STAMP) $(KANON_STAMP)
 
-run: $(STAMP)
+# The interface translations: compiled from locale/*/LC_MESSAGES/django.po (the .mo
+# files are built, never committed). Django's compilemessages when GNU gettext is
+# installed, else the same in pure Python (polib).
+catalogues: $(STAMP)
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py compilemessages --ignore='.venv*' -v 0; \
+	else \
+		DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py compile_catalogues; \
+	fi
+
+# After marking new text: refresh every catalogue (needs GNU gettext), then translate
+# the new entries (docs/translation.md).
+messages: $(STAMP)
+	DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py makemessages --all --no-location --ignore='.venv*' \
+		--ignore=tests --ignore=bench --ignore=staticfiles --ignore=var --ignore=node_modules
+
+run: $(STAMP) catalogues
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py collectstatic --noinput -v 0
 	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
@@ -40,13 +56,13 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
 
-unit: $(STAMP) $(KANON_STAMP)
+unit: $(STAMP) $(KANON_STAMP) catalogues
 	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
 
-browser: $(STAMP)
+browser: $(STAMP) catalogues
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
-test: lint $(KANON_STAMP)
+test: lint $(KANON_STAMP) catalogues
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -16,6 +16,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from access.errors import StaffChangeRefused
 from access.models import ApiToken, ConfidentialityRules, Team, User
@@ -27,6 +28,7 @@ from access.services import (
     team_save,
     token_revoke,
 )
+from haven.i18n import native_name
 
 
 def _is_admin(request: HttpRequest) -> bool:
@@ -126,7 +128,7 @@ class StaffAdmin(AdminRoleOnly):
                 profile={name: data.get(name) or "" for name in PROFILE_FIELDS},
             )
         except StaffChangeRefused as exc:  # the form refuses this first; never saved
-            messages.error(request, exc.detail)
+            messages.error(request, str(exc.detail))
             return
         obj.pk = saved.pk
 
@@ -174,12 +176,44 @@ class ConfidentialityRulesAdmin(AdminRoleOnly):
     """Publishing a new version asks every staff member to accept again; published
     versions are never edited."""
 
-    list_display = ("version", "published_at", "published_by")
+    list_display = ("version", "language", "published_at", "published_by")
     fields = ("text",)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        """The text in the default language, and one box per other offered language."""
+        base = super().get_form(request, obj, change=change, **kwargs)
+        extra = {
+            f"text_{code}": forms.CharField(
+                label=gettext_lazy("Text in %(language)s") % {"language": native_name(code)},
+                required=False,
+                max_length=50_000,
+                widget=forms.Textarea,
+            )
+            for code in settings.HAVEN_LANGUAGES
+            if code != settings.LANGUAGE_CODE
+        }
+        return type("RulesForm", (base,), extra)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None:  # a published version, shown read-only
+            return ["version", "language", "text", "translations"]
+        others = [f"text_{c}" for c in settings.HAVEN_LANGUAGES if c != settings.LANGUAGE_CODE]
+        return ["text", *others]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        published = confidentiality_publish(text=obj.text, by=request.user)  # type: ignore[arg-type]
+        translations = {
+            code: form.cleaned_data.get(f"text_{code}", "")
+            for code in settings.HAVEN_LANGUAGES
+            if code != settings.LANGUAGE_CODE
+        }
+        published = confidentiality_publish(
+            text=obj.text,
+            by=request.user,  # type: ignore[arg-type]
+            translations=translations,
+        )
         obj.pk, obj.version = published.pk, published.version

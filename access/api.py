@@ -54,6 +54,10 @@ class RulesOutput(serializers.Serializer[Any]):
     version = serializers.IntegerField(allow_null=True)
     text = serializers.CharField()
     accepted = serializers.BooleanField()
+    language = serializers.CharField(
+        help_text="the language of text: the reader's own when this version is published in it, "
+        "else the organisation's default (an addition to the contract)"
+    )
 
 
 class AcceptInput(StrictSerializer):
@@ -168,12 +172,14 @@ class ConfidentialityApi(ApiView):
     @staff_endpoint()
     def get(self, request: Request, *, actor: User) -> Response:
         rules = confidentiality_current()
+        text, shown = rules.text_in(actor.language) if rules else ("", settings.LANGUAGE_CODE)
         return Response(
             RulesOutput(
                 {
                     "version": rules.version if rules else None,
-                    "text": rules.text if rules else "",
+                    "text": text,
                     "accepted": confidentiality_accepted(actor),
+                    "language": shown,
                 }
             ).data
         )

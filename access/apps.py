@@ -8,4 +8,9 @@ class AccessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from access import checks  # noqa: F401  (registers system checks)
+        from access import (
+            checks,  # noqa: F401  (registers system checks)
+            ledger,
+        )
+
+        ledger.start_background()

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from access.services import token_authenticate
 from audit.models import Outcome
 from audit.services import event_record
+from haven.i18n import activate_for
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -30,6 +31,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if user is None:
             event_record(actor=None, action="auth.token", outcome=Outcome.DENIED, reason="invalid")
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        activate_for(user)  # the answer, errors included, in the staff member's language
         return (user, "bearer")
 
     def authenticate_header(self, request: Request) -> str:

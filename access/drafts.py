@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import Resolver404, resolve
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from access.errors import GrantError
 from access.models import FormDraft, User
@@ -29,31 +30,35 @@ def _clean_path(path: str) -> tuple[str, str]:
     none), or refuse."""
     parts = urlsplit(path or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/") or "\\" in path:
-        raise GrantError("Not a page of this site.", code="invalid", field="path")
+        raise GrantError(_("Not a page of this site."), code="invalid", field="path")
     try:
         match = resolve(parts.path)
     except Resolver404 as exc:
-        raise GrantError("Not a page of this site.", code="invalid", field="path") from exc
+        raise GrantError(_("Not a page of this site."), code="invalid", field="path") from exc
     return parts.path, str(match.kwargs.get("reference", ""))[:20]
 
 
 def _clean_fields(fields: Any) -> list[list[str]]:
     if not isinstance(fields, list) or len(fields) > MAX_FIELDS:
-        raise GrantError("The form's fields could not be read.", code="invalid", field="fields")
+        raise GrantError(_("The form's fields could not be read."), code="invalid", field="fields")
     clean = []
     for item in fields:
         if not (
             isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item)
         ):
-            raise GrantError("The form's fields could not be read.", code="invalid", field="fields")
+            raise GrantError(
+                _("The form's fields could not be read."), code="invalid", field="fields"
+            )
         name, value = item
         if name in ("csrfmiddlewaretoken", "password", "password1", "password2"):
             continue
         if "\x00" in name or "\x00" in value:
-            raise GrantError("The form's fields could not be read.", code="invalid", field="fields")
+            raise GrantError(
+                _("The form's fields could not be read."), code="invalid", field="fields"
+            )
         clean.append([name, value])
     if len(json.dumps(clean).encode()) > MAX_BYTES:
-        raise GrantError("The form is too large to keep.", code="too_large", field="fields")
+        raise GrantError(_("The form is too large to keep."), code="too_large", field="fields")
     return clean
 
 

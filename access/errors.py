@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from haven.errors import Conflict, Forbidden, Gone, HavenError
 
 
@@ -14,13 +16,15 @@ class StaffChangeRefused(Forbidden):
     """A change to a staff account that nobody may make: on their own account."""
 
     code = "own_account"
-    default_detail = "Nobody may change their own role, team or access. Ask another administrator."
+    default_detail = _(
+        "Nobody may change their own role, team or access. Ask another administrator."
+    )
 
 
 class RecordErased(Gone):
     """The survivor's data key was destroyed: answered 410 Gone, with no data."""
 
-    default_detail = "This record was erased."
+    default_detail = _("This record was erased.")
 
 
 class RecordEnded(Gone):
@@ -29,7 +33,7 @@ class RecordEnded(Gone):
     content-free tombstone is left."""
 
     code = "purged"
-    default_detail = "This record was deleted at the end of its retention period."
+    default_detail = _("This record was deleted at the end of its retention period.")
 
 
 ENDED_DETAIL = {
@@ -42,7 +46,7 @@ class AlreadyHasAccess(Conflict):
     """Break-glass asked for a case the user can already read."""
 
     code = "already_has_access"
-    default_detail = "You can already open this case."
+    default_detail = _("You can already open this case.")
 
 
 class BreakGlassLimit(Conflict):
@@ -50,7 +54,7 @@ class BreakGlassLimit(Conflict):
     supervisor's grant (``HAVEN_BREAK_GLASS_MAX_OPEN``)."""
 
     code = "break_glass_limit"
-    default_detail = (
+    default_detail = _(
         "You have as many emergency accesses open as one person may. "
         "Ask a supervisor of the case's team for access."
     )
@@ -61,7 +65,7 @@ class TrainingRequired(Forbidden):
     has not done it, or let it lapse (AS8-7)."""
 
     code = "training_required"
-    default_detail = (
+    default_detail = _(
         "Complete the training your organisation requires before working with case "
         "records; your supervisor records it on the training page."
     )

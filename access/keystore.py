@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from access.crypto import blind, envelope
 from access.crypto.errors import KeyringUnavailable
 from access.crypto.keyring import KEY_BYTES, get_provider
+from access.crypto.signing import SEED_BYTES, TreeHeadSigner
 from access.models import WrappedKey
 
 _lock = threading.Lock()
@@ -48,6 +49,14 @@ def _wrap_aad(purpose: str, key_id: str) -> bytes:
 
 def _unwrap(row: WrappedKey) -> bytes:
     provider = get_provider()
+    if row.wrapped is None and row.purpose == WrappedKey.Purpose.SIGNING:
+        seed = provider.signing_key()
+        if seed is None:
+            raise KeyringUnavailable(
+                "the audit signing key is registered as kept in the keyring file, but the "
+                "file does not hold it: restore the keyring from backup"
+            )
+        return seed
     if row.wrapped is None:
         material = provider.index_keys().get(row.key_id)
         if material is None:
@@ -200,3 +209,40 @@ def wrapped_under(kek_ids: Iterable[str] | None = None) -> int:
     if kek_ids is not None:
         query = query.filter(kek_id__in=list(kek_ids))
     return query.count()
+
+
+def _register_signing_key() -> None:
+    """The first time the log signs: register the keyring file's signing key, or create
+    one wrapped by the active KEK. Two processes at once: one insert wins."""
+    if get_provider().signing_key() is not None:
+        row = WrappedKey(
+            purpose=WrappedKey.Purpose.SIGNING, key_id="s1", state=WrappedKey.State.ACTIVE
+        )
+    else:
+        kek_id, blob = wrap_new(WrappedKey.Purpose.SIGNING, "s1", secrets.token_bytes(SEED_BYTES))
+        row = WrappedKey(
+            purpose=WrappedKey.Purpose.SIGNING,
+            key_id="s1",
+            state=WrappedKey.State.ACTIVE,
+            kek_id=kek_id,
+            wrapped=blob,
+        )
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        pass  # another process registered it first; use theirs
+
+
+def tree_head_signer() -> TreeHeadSigner:
+    """The audit log's Ed25519 signer. Its seed never leaves key material: it is read
+    from the keyring file or unwrapped by the KEK, and held only in this process."""
+    row = WrappedKey.objects.filter(
+        purpose=WrappedKey.Purpose.SIGNING, state=WrappedKey.State.ACTIVE
+    ).first()
+    if row is None:
+        _register_signing_key()
+        row = WrappedKey.objects.get(
+            purpose=WrappedKey.Purpose.SIGNING, state=WrappedKey.State.ACTIVE
+        )
+    return TreeHeadSigner.from_seed(_unwrap(row))

@@ -18,7 +18,7 @@ class StaffGateMiddleware:
     (AS9-STO-5, AS9-STO-6). The API has the same gates as DRF permission classes.
     """
 
-    OPEN_PREFIXES = ("/login/", "/logout/", "/static/", "/api/")
+    OPEN_PREFIXES = ("/login/", "/logout/", "/language/", "/static/", "/api/")
     SECOND_FACTOR_PREFIX = "/account/2fa/"  # the only pages a password alone opens
     ACCOUNT_PREFIX = "/account/"  # after the second factor, open before the rules
 

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 
 from access.crypto.datakeys import DataKey
@@ -27,10 +28,10 @@ class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=50, unique=True)
     caseload_limit = models.PositiveIntegerField(
-        default=15, help_text="Open cases per worker before the caseload is flagged."
+        default=15, help_text=_("Open cases per worker before the caseload is flagged.")
     )
     high_risk_limit = models.PositiveIntegerField(
-        default=5, help_text="High-risk open cases per worker before the caseload is flagged."
+        default=5, help_text=_("High-risk open cases per worker before the caseload is flagged.")
     )
 
     class Meta:
@@ -48,7 +49,7 @@ class User(AbstractUser):
         Team, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
     )
     language = models.CharField(
-        max_length=10, default="en", help_text="Interface language (one of HAVEN_LANGUAGES)."
+        max_length=10, default="en", help_text=_("Interface language (one of HAVEN_LANGUAGES).")
     )
 
     def has_capability(self, capability: Capability) -> bool:
@@ -75,10 +76,10 @@ class ApiToken(models.Model):
 
 
 class GrantKind(models.TextChoices):
-    ASSIGNMENT = "assignment", "Assigned"
-    GRANT = "grant", "Granted by a supervisor"
-    BREAK_GLASS = "break_glass", "Emergency access (break-glass)"
-    REFERRAL = "referral", "Referral"
+    ASSIGNMENT = "assignment", _("Assigned")
+    GRANT = "grant", _("Granted by a supervisor")
+    BREAK_GLASS = "break_glass", _("Emergency access (break-glass)")
+    REFERRAL = "referral", _("Referral")
 
 
 class CaseGrantQuerySet(models.QuerySet["CaseGrant"]):
@@ -168,6 +169,10 @@ class ConfidentialityRules(models.Model):
 
     version = models.PositiveIntegerField(unique=True)
     text = models.TextField(max_length=50_000)
+    # The text in the organisation's default language is ``text``; other languages'
+    # texts of the same version are here, language code -> text.
+    language = models.CharField(max_length=10, default="en")
+    translations = models.JSONField(default=dict, blank=True)
     published_at = models.DateTimeField(default=timezone.now)
     published_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -180,11 +185,21 @@ class ConfidentialityRules(models.Model):
     def __str__(self) -> str:
         return f"confidentiality rules v{self.version}"
 
+    def text_in(self, language: str) -> tuple[str, str]:
+        """The text to show a reader of ``language``, and the language it is in: their
+        own when this version has it, else the version's default language."""
+        translated = (self.translations or {}).get(language)
+        if translated:
+            return str(translated), language
+        return self.text, self.language
+
 
 class ConfidentialityAcceptance(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="acceptances")
     rules = models.ForeignKey(ConfidentialityRules, on_delete=models.PROTECT, related_name="+")
     accepted_at = models.DateTimeField(default=timezone.now)
+    # The language of the text the person was shown and accepted.
+    language = models.CharField(max_length=10, blank=True)
 
     class Meta:
         constraints = [
@@ -205,11 +220,12 @@ class WrappedKey(models.Model):
     index under a new key, then switching (``keys reindex --bits``)."""
 
     class Purpose(models.TextChoices):
-        INDEX = "index", "Blind-index root key"
+        INDEX = "index", _("Blind-index root key")
+        SIGNING = "signing", _("Audit log signing key")
 
     class State(models.TextChoices):
-        ACTIVE = "active", "Active"
-        NEXT = "next", "Being built, not yet used for search"
+        ACTIVE = "active", _("Active")
+        NEXT = "next", _("Being built, not yet used for search")
 
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     key_id = models.CharField(max_length=32)
@@ -261,12 +277,12 @@ class FormDraft(OwnKeyModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="drafts")
-    path = models.CharField(max_length=300, help_text="the page the form was on")
+    path = models.CharField(max_length=300, help_text=_("the page the form was on"))
     case_reference = models.CharField(
         max_length=20,
         blank=True,
         db_index=True,
-        help_text="the case the page belongs to, if any: the draft ends with the case",
+        help_text=_("the case the page belongs to, if any: the draft ends with the case"),
     )
     saved_at = models.DateTimeField(default=timezone.now)
     fields = EncryptedJSONField(max_length=300_000)

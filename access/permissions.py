@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
@@ -13,7 +14,7 @@ from access.services import confidentiality_accepted
 
 
 class ConfidentialityNotAccepted(exceptions.PermissionDenied):
-    default_detail = (
+    default_detail = _(
         "Accept the organisation's confidentiality rules first "
         "(GET and POST /api/v1/confidentiality/, or in the web app)."
     )
@@ -21,7 +22,7 @@ class ConfidentialityNotAccepted(exceptions.PermissionDenied):
 
 
 class SecondFactorRequired(exceptions.PermissionDenied):
-    default_detail = "This session has not passed the second factor."
+    default_detail = _("This session has not passed the second factor.")
     default_code = "second_factor_required"
 
 

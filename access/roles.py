@@ -10,14 +10,15 @@ from __future__ import annotations
 from enum import StrEnum
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    CASEWORKER = "caseworker", "Caseworker"
-    CLINICIAN = "clinician", "Clinician"
-    SUPERVISOR = "supervisor", "Supervisor"
-    DPO = "dpo", "Data protection officer"
-    ADMIN = "admin", "Administrator"
+    CASEWORKER = "caseworker", _("Caseworker")
+    CLINICIAN = "clinician", _("Clinician")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    DPO = "dpo", _("Data protection officer")
+    ADMIN = "admin", _("Administrator")
 
 
 class Capability(StrEnum):

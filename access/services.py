@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from access.errors import GrantError, StaffChangeRefused
 from access.models import (
@@ -239,11 +240,11 @@ def team_limits_set(*, actor: User, open_cases: int, high_risk: int) -> Team:
     """The supervisor writes their team's caseload limits (AS8-5)."""
     if actor.role != Role.SUPERVISOR or actor.team_id is None:
         raise GrantError(
-            "Only a team's supervisor sets its limits.", code="permission_denied", status=403
+            _("Only a team's supervisor sets its limits."), code="permission_denied", status=403
         )
     if not (1 <= open_cases <= 200 and 0 <= high_risk <= open_cases):
         raise GrantError(
-            "Open cases from 1 to 200; high-risk cases from 0 to the open-case limit.",
+            _("Open cases from 1 to 200; high-risk cases from 0 to the open-case limit."),
             code="invalid",
             field="high_risk",
         )
@@ -357,11 +358,13 @@ def grant_add(
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None or user.role not in CASE_ROLES:
         raise GrantError(
-            "No active staff member with a case role has that name.", code="unknown_user"
+            _("No active staff member with a case role has that name."), code="unknown_user"
         )
     now = timezone.now()
     if expires_at is not None and not (now < expires_at <= now + dt.timedelta(days=MAX_GRANT_DAYS)):
-        raise GrantError("The end must be in the future and within a year.", code="invalid_expiry")
+        raise GrantError(
+            _("The end must be in the future and within a year."), code="invalid_expiry"
+        )
     grant = _grant_create(
         case=case,
         user=user,
@@ -402,7 +405,7 @@ def grant_revoke(
         .first()
     )
     if grant is None:
-        raise GrantError("No such grant on this case.", code="not_found", status=404)
+        raise GrantError(_("No such grant on this case."), code="not_found", status=404)
     if grant.revoked_at is not None:
         return grant
     now = timezone.now()
@@ -415,8 +418,10 @@ def grant_revoke(
         return grant
     if last_assignment and not leave_unassigned:
         raise GrantError(
-            "This is the case's only assigned worker. Choose who takes the case over, or "
-            "choose to leave it unassigned.",
+            _(
+                "This is the case's only assigned worker. Choose who takes the case over, or "
+                "choose to leave it unassigned."
+            ),
             code="last_assignment",
             status=409,
         )
@@ -474,7 +479,7 @@ def case_reassign(*, case: Case, from_username: str, to_username: str, by: User)
     from_user = User.objects.filter(username=from_username).first()
     if to_user is None or to_user.role not in (Role.CASEWORKER, Role.CLINICIAN):
         raise GrantError(
-            "Choose a caseworker or clinician of the case's team.", code="unknown_user"
+            _("Choose a caseworker or clinician of the case's team."), code="unknown_user"
         )
     now = timezone.now()
     if from_user is not None:
@@ -510,27 +515,61 @@ def confidentiality_accepted(user: User) -> bool:
 
 @transaction.atomic
 def confidentiality_accept(*, user: User, version: int) -> ConfidentialityAcceptance:
-    """Record that ``user`` accepted exactly the version they were shown (AS9-STO-6)."""
+    """Record that ``user`` accepted exactly the version they were shown, and in which
+    language they were shown it (AS9-STO-6)."""
     current = confidentiality_current()
     if current is None or current.version != version:
         raise GrantError(
-            "The rules changed while you were reading them.", code="stale_rules", status=409
+            _("The rules changed while you were reading them."), code="stale_rules", status=409
         )
-    acceptance, created = ConfidentialityAcceptance.objects.get_or_create(user=user, rules=current)
+    _text, shown = current.text_in(user.language)
+    acceptance, created = ConfidentialityAcceptance.objects.get_or_create(
+        user=user, rules=current, defaults={"language": shown}
+    )
     if created:
-        event_record(actor=user, action="confidentiality.accept", detail={"version": version})
+        event_record(
+            actor=user,
+            action="confidentiality.accept",
+            detail={"version": version, "language": shown},
+        )
     return acceptance
 
 
 @transaction.atomic
-def confidentiality_publish(*, text: str, by: User | None) -> ConfidentialityRules:
+def confidentiality_publish(
+    *, text: str, by: User | None, translations: dict[str, str] | None = None
+) -> ConfidentialityRules:
+    """A new version: ``text`` in the organisation's default language and, optionally,
+    the same rules in other offered languages. Every publication is a new version that
+    everyone accepts again; a published version is never edited."""
     latest = confidentiality_current()
+    clean: dict[str, str] = {}
+    for language, translated in (translations or {}).items():
+        if language not in settings.HAVEN_LANGUAGES or language == settings.LANGUAGE_CODE:
+            raise GrantError(
+                _("Translations are for the other languages this organisation offers."),
+                code="invalid",
+                field="translations",
+            )
+        translated = str(translated).strip()
+        if "\x00" in translated or len(translated) > 50_000:
+            raise GrantError(_("A translation is too long."), code="invalid", field=language)
+        if translated:
+            clean[language] = translated
     rules = ConfidentialityRules(
-        version=(latest.version + 1) if latest else 1, text=text, published_by=by
+        version=(latest.version + 1) if latest else 1,
+        text=text,
+        language=settings.LANGUAGE_CODE,
+        translations=clean,
+        published_by=by,
     )
     rules.full_clean()
     rules.save()
-    event_record(actor=by, action="confidentiality.publish", detail={"version": rules.version})
+    event_record(
+        actor=by,
+        action="confidentiality.publish",
+        detail={"version": rules.version, "languages": len(clean) + 1},
+    )
     return rules
 
 
@@ -539,7 +578,7 @@ def staff_set_language(*, user: User, language: str) -> User:
     """A staff member's interface language, one of ``HAVEN_LANGUAGES``."""
     if language not in settings.HAVEN_LANGUAGES:
         raise GrantError(
-            "Choose one of the interface languages this organisation offers.", code="invalid"
+            _("Choose one of the interface languages this organisation offers."), code="invalid"
         )
     if user.language != language:
         user.language = language

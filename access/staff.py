@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -116,7 +117,7 @@ def invitation_accept(*, token: str, password: str) -> User:
     factor is enrolled at their first sign-in."""
     invitation = invitation_for(token)
     if invitation is None:
-        raise GrantError("This link has expired or was used already.", code="gone", status=410)
+        raise GrantError(_("This link has expired or was used already."), code="gone", status=410)
     user = invitation.user
     validate_password(password, user)
     user.set_password(password)
@@ -134,7 +135,9 @@ def second_factor_reset(*, actor: User, user: User, reason: str) -> None:
     enrol a new one at their next sign-in. The reason is one of ``RESET_REASONS``."""
     _by_admin(actor, user)
     if reason not in RESET_REASONS:
-        raise GrantError("Choose why the second factor is reset.", code="invalid", field="reason")
+        raise GrantError(
+            _("Choose why the second factor is reset."), code="invalid", field="reason"
+        )
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
     event_record(

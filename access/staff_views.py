@@ -13,6 +13,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from access import staff
@@ -25,18 +27,21 @@ from haven.web import form_errors, posted
 class PasswordForm(forms.Form):
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        label="New password",
-        help_text="At least 12 characters, not a common password. Tell it to the person "
-        "by a separate channel.",
+        label=gettext_lazy("New password"),
+        help_text=gettext_lazy(
+            "At least 12 characters, not a common password. Tell it to the person "
+            "by a separate channel."
+        ),
     )
     again = forms.CharField(
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), label="Again"
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label=gettext_lazy("Again"),
     )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if cleaned.get("password") and cleaned.get("password") != cleaned.get("again"):
-            self.add_error("again", "The two passwords differ.")
+            self.add_error("again", gettext_lazy("The two passwords differ."))
         return cleaned
 
 
@@ -44,19 +49,21 @@ class ResetForm(forms.Form):
     reason = forms.ChoiceField(
         choices=list(staff.RESET_REASONS.items()),
         widget=forms.RadioSelect,
-        label="Why",
-        error_messages={"required": "Choose why the second factor is reset."},
+        label=gettext_lazy("Why"),
+        error_messages={"required": gettext_lazy("Choose why the second factor is reset.")},
     )
     confirm = forms.BooleanField(
-        label="I checked who is asking (in person or by a call back to a known number).",
-        error_messages={"required": "Confirm that you checked who is asking."},
+        label=gettext_lazy(
+            "I checked who is asking (in person or by a call back to a known number)."
+        ),
+        error_messages={"required": gettext_lazy("Confirm that you checked who is asking.")},
     )
 
 
 class ConfirmForm(forms.Form):
     confirm = forms.BooleanField(
-        label="I checked who is asking.",
-        error_messages={"required": "Confirm that you checked who is asking."},
+        label=gettext_lazy("I checked who is asking."),
+        error_messages={"required": gettext_lazy("Confirm that you checked who is asking.")},
     )
 
 
@@ -90,7 +97,7 @@ def staff_password(request: HttpRequest, username: str, *, actor: User) -> HttpR
         with form_errors(form) as attempt:
             staff.password_set(actor=actor, user=person, password=form.cleaned_data["password"])
         if attempt.ok:
-            messages.success(request, f"Password set for {person.username}.")
+            messages.success(request, _("Password set for %(name)s.") % {"name": person.username})
             return redirect("staff")
     return _page(request, "Set a password", person, form)
 
@@ -123,7 +130,9 @@ def staff_reset_second_factor(request: HttpRequest, username: str, *, actor: Use
             staff.second_factor_reset(actor=actor, user=person, reason=form.cleaned_data["reason"])
         if attempt.ok:
             messages.success(
-                request, f"{person.username} enrols a new second factor at the next sign-in."
+                request,
+                _("%(name)s enrols a new second factor at the next sign-in.")
+                % {"name": person.username},
             )
             return redirect("staff")
     return _page(request, "Reset the second factor", person, form)
@@ -138,7 +147,7 @@ def staff_unlock(request: HttpRequest, username: str, *, actor: User) -> HttpRes
         with form_errors(form) as attempt:
             staff.unlock(actor=actor, user=person)
         if attempt.ok:
-            messages.success(request, f"{person.username} can sign in again.")
+            messages.success(request, _("%(name)s can sign in again.") % {"name": person.username})
             return redirect("staff")
     return _page(request, "Unlock the account", person, form)
 
@@ -179,7 +188,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         with form_errors(form) as attempt:
             staff.invitation_accept(token=token, password=form.cleaned_data["password"])
         if attempt.ok:
-            messages.success(request, "Password chosen. Sign in to set up your second factor.")
+            messages.success(request, _("Password chosen. Sign in to set up your second factor."))
             return redirect("login")
     return render(
         request,

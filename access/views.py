@@ -8,12 +8,17 @@ from typing import Any
 import qrcode
 import qrcode.image.svg
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
@@ -22,9 +27,10 @@ from access import second_factor as factor
 from access.endpoints import staff_endpoint
 from access.models import User
 from access.roles import Capability
-from access.services import confidentiality_accept, confidentiality_current
+from access.services import confidentiality_accept, confidentiality_current, staff_set_language
 from audit.models import Outcome
 from audit.services import event_record
+from haven.i18n import offered
 from haven.web import form_errors, posted
 
 
@@ -36,6 +42,37 @@ class HavenLoginView(auth_views.LoginView):
         context = super().get_context_data(**kwargs)
         context["expired"] = "expired" in self.request.GET
         return context
+
+
+@login_not_required
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    """The language control on every page. Signed in, it is the staff member's own
+    choice (as ``PATCH /api/v1/me/``); before sign-in a cookie keeps it for this browser.
+    Back to the page it was chosen on."""
+    code = request.POST.get("language", "")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("home")
+    if code not in offered():
+        messages.error(request, _("Choose one of the languages offered."))
+        return redirect(target)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        staff_set_language(user=user, language=code)
+    translation.activate(code)
+    response = redirect(target)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        samesite="Lax",
+        httponly=True,
+    )
+    return response
 
 
 def locked_out(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -70,7 +107,7 @@ def home(request: HttpRequest, *, actor: User) -> HttpResponse:
 def draft_discard(request: HttpRequest, draft_id: Any, *, actor: User) -> HttpResponse:
     """Throw away a form kept at a session timeout."""
     drafts.draft_discard(user=actor, draft_id=draft_id)
-    messages.success(request, "The kept form was discarded.")
+    messages.success(request, _("The kept form was discarded."))
     return redirect("home")
 
 
@@ -83,10 +120,12 @@ def _next(request: HttpRequest) -> str:
 
 class TokenForm(forms.Form):
     token = forms.CharField(
-        label="Code",
+        label=gettext_lazy("Code"),
         max_length=16,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text="The 6-digit code from your authenticator app, or one recovery code.",
+        help_text=gettext_lazy(
+            "The 6-digit code from your authenticator app, or one recovery code."
+        ),
     )
 
 
@@ -101,7 +140,7 @@ def second_factor(request: HttpRequest, *, actor: User) -> HttpResponse:
         if device is not None:
             otp_login(request, device)
             return redirect(_next(request))
-        form.add_error("token", "That code is not valid. Try the next one from your app.")
+        form.add_error("token", _("That code is not valid. Try the next one from your app."))
     return render(
         request,
         "access/second_factor.html",
@@ -126,7 +165,7 @@ def second_factor_setup(request: HttpRequest, *, actor: User) -> HttpResponse:
             return render(
                 request, "access/recovery_codes.html", {"codes": codes, "next": _next(request)}
             )
-        form.add_error("token", "That code is not valid. Check the time on your phone.")
+        form.add_error("token", _("That code is not valid. Check the time on your phone."))
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     return render(
         request,
@@ -148,7 +187,9 @@ def _base32(key: bytes) -> str:
 
 class AcceptForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
-    accept = forms.BooleanField(label="I have read these rules and I will follow them.")
+    accept = forms.BooleanField(
+        label=gettext_lazy("I have read these rules and I will follow them.")
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -161,12 +202,15 @@ def confidentiality(request: HttpRequest, *, actor: User) -> HttpResponse:
             request,
             "error.html",
             {
-                "title": "No confidentiality rules",
-                "text": "No confidentiality rules are published, so no one can open records. "
-                "An administrator must publish them first.",
+                "title": _("No confidentiality rules"),
+                "text": _(
+                    "No confidentiality rules are published, so no one can open records. "
+                    "An administrator must publish them first."
+                ),
             },
             status=503,
         )
+    text, shown = rules.text_in(user.language)
     form = AcceptForm(posted(request), initial={"version": rules.version})
     if request.method == "POST" and form.is_valid():
         with form_errors(form) as attempt:
@@ -174,12 +218,18 @@ def confidentiality(request: HttpRequest, *, actor: User) -> HttpResponse:
         if attempt.ok:
             return redirect(_next(request))
         # A newer version was published meanwhile: show it, to be read and accepted.
-        messages.warning(request, "The rules were updated while you read them. Read again.")
+        messages.warning(request, _("The rules were updated while you read them. Read again."))
         return redirect(request.get_full_path())
     return render(
         request,
         "access/confidentiality.html",
-        {"rules": rules, "form": form, "next": _next(request)},
+        {
+            "rules": rules,
+            "text": text,
+            "text_language": shown,
+            "form": form,
+            "next": _next(request),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -194,5 +244,5 @@ class HavenPasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         event_record(actor=self.request.user, action="auth.password_change")
-        messages.success(self.request, "Password changed. Your other sessions were signed out.")
+        messages.success(self.request, _("Password changed. Your other sessions were signed out."))
         return response

@@ -10,7 +10,9 @@ the last scan (incrementally, so the queue stays fast on millions of events):
 - repeated denials: five or more refusals for one person within an hour;
 - unusual volume: more distinct cases read in a day than 3 × the person's own daily
   average over the previous 30 days (and at least 20);
-- exports: every referral export.
+- exports: every referral export;
+- decryption failures: every ciphertext that did not open (moved or altered in the
+  database: someone with database access, or damage).
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ def scan(batch: int = 20_000) -> int:
     denials: dict[tuple[int, dt.datetime], int] = defaultdict(int)
     reads_today: dict[tuple[int, dt.date], set[str]] = defaultdict(set)
     for event in new:
+        if event.action == "crypto.decrypt_failed":
+            _flag(Anomaly.Kind.DECRYPTION_FAILURE, event)
+            raised += 1
         is_read = event.outcome == "allowed" and event.action in READ_ACTIONS
         if is_read and _out_of_hours(event):
             _flag(Anomaly.Kind.OUT_OF_HOURS, event)

@@ -1,23 +1,28 @@
-"""The DPO's API: access events with the contract's filters, chain status, and the
-per-case access report (also for a supervisor of the case's team)."""
+"""The DPO's API: access events with the contract's filters, the log's status, signed
+tree heads and proofs, and the per-case access report (also for a supervisor of the
+case's team)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from access import policy
+from access import ledger, policy
 from access.endpoints import staff_endpoint
 from access.models import User
 from access.roles import Capability
-from audit import chain, selectors
+from audit import log, selectors
 from audit.forms import EventFilterForm
 from haven.api import ERRORS, ApiView, paginated
+from haven.errors import HavenError
+from haven.fields import StrictSerializer
 from haven.no_echo import unknown_keys_errors
 
 
@@ -42,9 +47,100 @@ class EventOutput(serializers.Serializer[Any]):
 
 class VerifyOutput(serializers.Serializer[Any]):
     intact = serializers.BooleanField()
-    checked = serializers.IntegerField()
-    first_broken = serializers.IntegerField(allow_null=True)
+    checked = serializers.IntegerField(help_text="leaves rebuilt from their records")
+    first_broken = serializers.IntegerField(
+        allow_null=True, help_text="the first broken entry's position, counting from 1"
+    )
     problem = serializers.CharField()
+    tree_size = serializers.IntegerField(required=False, help_text="leaves in the log")
+    signed_size = serializers.IntegerField(
+        required=False, help_text="size of the newest signed tree head"
+    )
+    pending = serializers.IntegerField(
+        required=False, help_text="records written but not yet sequenced into the log"
+    )
+
+
+class TreeHeadOutput(serializers.Serializer[Any]):
+    size = serializers.IntegerField()
+    root_hash = serializers.CharField(help_text="lowercase hex SHA-256")
+    timestamp = serializers.CharField(help_text="exactly the text that was signed")
+    key_id = serializers.CharField(help_text="first 16 hex digits of SHA-256(public key)")
+    signature = serializers.CharField(
+        help_text="base64 Ed25519 signature of "
+        "'haven-tree-head:v1\\n{size}\\n{root_hash}\\n{timestamp}\\n'"
+    )
+
+
+class InclusionOutput(serializers.Serializer[Any]):
+    leaf_index = serializers.IntegerField()
+    tree_size = serializers.IntegerField()
+    leaf_hash = serializers.CharField()
+    audit_path = serializers.ListField(child=serializers.CharField())
+    leaf = serializers.CharField(
+        required=False,
+        help_text="base64 of the leaf bytes, rebuilt from the record, so the leaf hash "
+        "can be recomputed (absent if the record is gone)",
+    )
+
+
+class ConsistencyOutput(serializers.Serializer[Any]):
+    first = serializers.IntegerField()
+    second = serializers.IntegerField()
+    proof = serializers.ListField(child=serializers.CharField())
+
+
+class SizeInput(StrictSerializer):
+    size = serializers.IntegerField(
+        min_value=0, required=False, help_text="a tree size the log has reached (default: now)"
+    )
+
+
+class InclusionInput(StrictSerializer):
+    leaf = serializers.IntegerField(min_value=0, help_text="leaf index (0-based), below size")
+    size = serializers.IntegerField(min_value=1, help_text="tree size")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["leaf"] >= attrs["size"]:
+            raise NoSuchTree(_("A tree of that size has no such leaf (leaf < size)."))
+        return attrs
+
+
+class ConsistencyInput(StrictSerializer):
+    first = serializers.IntegerField(min_value=1, help_text="the earlier size")
+    second = serializers.IntegerField(min_value=1, help_text="the later size, at least first")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["first"] > attrs["second"]:
+            raise NoSuchTree(_("There is no proof from a larger tree to a smaller one."))
+        return attrs
+
+
+class NoSuchTree(HavenError):
+    """A tree, leaf or proof that does not exist: a size the log has not reached, a leaf
+    outside its tree, a proof from a larger tree to a smaller one."""
+
+    code = "out_of_range"
+    status = 404
+    default_detail = _("The audit log has no such tree, leaf or proof.")
+
+
+def _within_log(*sizes: int) -> None:
+    """Proofs only for sizes the log has reached (after sequencing what is queued)."""
+    size = ledger.current_head().size
+    if any(value > size for value in sizes):
+        raise NoSuchTree(
+            _("The log has %(size)s entries; ask for a size up to that.") % {"size": size},
+            code="beyond_log",
+        )
+
+
+def _head_data(head: Any) -> dict[str, Any]:
+    return dict(TreeHeadOutput(head).data)
+
+
+def _hex(values: list[bytes]) -> list[str]:
+    return [value.hex() for value in values]
 
 
 def _filter_from(request: Request) -> selectors.EventFilter:
@@ -99,6 +195,7 @@ class AuditEventsApi(ApiView):
     @staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.events")
     def get(self, request: Request, *, actor: User) -> Response:
         event_filter = _filter_from(request)
+        ledger.sequence_now()  # so that every event listed has its leaf index
         paginator, page = self.paginate(
             request, selectors.with_leaf_index(selectors.events(event_filter))
         )
@@ -112,11 +209,11 @@ class AuditVerifyApi(ApiView):
     @extend_schema(
         operation_id="audit_verify",
         responses={200: VerifyOutput, **ERRORS},
-        summary="Recompute the audit hash chain (DPO)",
+        summary="Rebuild the audit log and check it against its signed heads (DPO)",
     )
     @staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.verify")
     def get(self, request: Request, *, actor: User) -> Response:
-        verdict = chain.verify()
+        verdict = ledger.verify()
         policy.record_list(actor, action="audit.verify", count=verdict.checked)
         return Response(
             VerifyOutput(
@@ -125,8 +222,79 @@ class AuditVerifyApi(ApiView):
                     "checked": verdict.checked,
                     "first_broken": verdict.first_broken,
                     "problem": verdict.problem,
+                    "tree_size": verdict.size,
+                    "signed_size": verdict.signed_size,
+                    "pending": verdict.pending,
                 }
             ).data
+        )
+
+
+class TreeHeadApi(ApiView):
+    @extend_schema(
+        operation_id="audit_tree_head",
+        parameters=[SizeInput],
+        responses={200: TreeHeadOutput, **ERRORS},
+        summary="The audit log's signed tree head (DPO)",
+    )
+    @staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.tree_head")
+    def get(self, request: Request, *, actor: User) -> Response:
+        params = SizeInput(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        size = params.validated_data.get("size")
+        if size is None:
+            head = ledger.current_head()
+        else:
+            _within_log(size)
+            head = ledger.head_of_size(size)
+        policy.record_list(actor, action="audit.tree_head", count=head.size)
+        return Response(_head_data(head))
+
+
+class InclusionProofApi(ApiView):
+    @extend_schema(
+        operation_id="audit_inclusion_proof",
+        parameters=[InclusionInput],
+        responses={200: InclusionOutput, **ERRORS},
+        summary="Proof that an entry is in the audit log at a given size (DPO)",
+    )
+    @staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.proof")
+    def get(self, request: Request, *, actor: User) -> Response:
+        params = InclusionInput(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        index, size = params.validated_data["leaf"], params.validated_data["size"]
+        _within_log(size)
+        leaf_hash, path = log.inclusion_proof(index, size)
+        body: dict[str, Any] = {
+            "leaf_index": index,
+            "tree_size": size,
+            "leaf_hash": leaf_hash.hex(),
+            "audit_path": _hex(path),
+        }
+        record = log.leaf_record(index)
+        if record is not None:
+            body["leaf"] = base64.b64encode(record).decode()
+        policy.record_list(actor, action="audit.proof", count=1)
+        return Response(InclusionOutput(body).data)
+
+
+class ConsistencyProofApi(ApiView):
+    @extend_schema(
+        operation_id="audit_consistency_proof",
+        parameters=[ConsistencyInput],
+        responses={200: ConsistencyOutput, **ERRORS},
+        summary="Proof that the later audit log extends the earlier one unchanged (DPO)",
+    )
+    @staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.proof")
+    def get(self, request: Request, *, actor: User) -> Response:
+        params = ConsistencyInput(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        first, second = params.validated_data["first"], params.validated_data["second"]
+        _within_log(first, second)
+        proof = log.consistency_proof(first, second)
+        policy.record_list(actor, action="audit.proof", count=len(proof))
+        return Response(
+            ConsistencyOutput({"first": first, "second": second, "proof": _hex(proof)}).data
         )
 
 
@@ -139,6 +307,7 @@ class CaseAccessReportApi(ApiView):
     @staff_endpoint()
     def get(self, request: Request, reference: str, *, actor: User) -> Response:
         canonical = policy.access_report_for(actor, reference)
+        ledger.sequence_now()  # so that every event listed has its leaf index
         query = selectors.with_leaf_index(selectors.events(selectors.EventFilter(case=canonical)))
         paginator, page = self.paginate(request, query)
         return paginator.get_paginated_response(EventOutput(page, many=True).data)

@@ -12,4 +12,11 @@ urlpatterns = [
     ),
     path("audit/events/", api.AuditEventsApi.as_view(), name="audit-events"),
     path("audit/verify/", api.AuditVerifyApi.as_view(), name="audit-verify"),
+    path("audit/tree-head/", api.TreeHeadApi.as_view(), name="audit-tree-head"),
+    path("audit/proof/inclusion/", api.InclusionProofApi.as_view(), name="audit-proof-inclusion"),
+    path(
+        "audit/proof/consistency/",
+        api.ConsistencyProofApi.as_view(),
+        name="audit-proof-consistency",
+    ),
 ]

@@ -4,6 +4,8 @@ import datetime as dt
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.models import Outcome
 from audit.selectors import EventFilter
@@ -13,24 +15,34 @@ from haven.widgets import DateInput
 # The trail cannot hold events outside these years; a date beyond them is a mistake (and
 # the end of a day after 9999-12-31 cannot even be computed).
 DATE_BOUNDS = [
-    MinValueValidator(dt.date(1970, 1, 1), message="Choose a date from 1970 on."),
-    MaxValueValidator(dt.date(2999, 12, 31), message="Choose a date before the year 3000."),
+    MinValueValidator(dt.date(1970, 1, 1), message=gettext_lazy("Choose a date from 1970 on.")),
+    MaxValueValidator(
+        dt.date(2999, 12, 31), message=gettext_lazy("Choose a date before the year 3000.")
+    ),
 ]
 
 
 class EventFilterForm(forms.Form):
-    case = forms.CharField(required=False, max_length=32, label="Case reference")
-    actor = forms.CharField(required=False, max_length=150, label="Staff username")
+    case = forms.CharField(required=False, max_length=32, label=gettext_lazy("Case reference"))
+    actor = forms.CharField(required=False, max_length=150, label=gettext_lazy("Staff username"))
     action = forms.RegexField(
         required=False,
         max_length=64,
         regex=r"^[a-z_.]*$",
-        label="Action",
-        help_text="For example case.view, identity, break_glass.",
+        label=gettext_lazy("Action"),
+        help_text=gettext_lazy("For example case.view, identity, break_glass."),
     )
-    outcome = forms.ChoiceField(required=False, choices=[("", "Any"), *Outcome.choices])
-    since = forms.DateField(required=False, widget=DateInput(), validators=DATE_BOUNDS)
-    until = forms.DateField(required=False, widget=DateInput(), validators=DATE_BOUNDS)
+    outcome = forms.ChoiceField(
+        label=gettext_lazy("Outcome"),
+        required=False,
+        choices=[("", gettext_lazy("Any")), *Outcome.choices],
+    )
+    since = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=DateInput(), validators=DATE_BOUNDS
+    )
+    until = forms.DateField(
+        label=gettext_lazy("Until"), required=False, widget=DateInput(), validators=DATE_BOUNDS
+    )
 
     def clean_case(self) -> str:
         value: str = self.cleaned_data.get("case") or ""
@@ -38,7 +50,7 @@ class EventFilterForm(forms.Form):
             return ""
         canonical = normalise(value)
         if canonical is None:
-            raise forms.ValidationError("Not a valid reference.", code="invalid")
+            raise forms.ValidationError(_("Not a valid reference."), code="invalid")
         return canonical
 
     def to_filter(self) -> EventFilter:
@@ -55,7 +67,8 @@ class EventFilterForm(forms.Form):
 
 class ReviewForm(forms.Form):
     note = forms.CharField(
+        label=gettext_lazy("Note"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="What you checked and concluded. No survivor details.",
+        help_text=gettext_lazy("What you checked and concluded. No survivor details."),
     )

@@ -4,6 +4,8 @@ from typing import Any, NoReturn, TypeVar
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from haven.errors import ServerRefusal
 
@@ -17,18 +19,18 @@ _R = TypeVar("_R", bound=models.Model)
 
 class AppendOnlyQuerySet(models.QuerySet[_R]):
     def update(self, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("audit records cannot be updated")
+        raise AppendOnlyError(_("audit records cannot be updated"))
 
     def delete(self) -> NoReturn:
-        raise AppendOnlyError("audit records cannot be deleted")
+        raise AppendOnlyError(_("audit records cannot be deleted"))
 
     def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("audit records cannot be updated")
+        raise AppendOnlyError(_("audit records cannot be updated"))
 
 
 class Outcome(models.TextChoices):
-    ALLOWED = "allowed", "Allowed"
-    DENIED = "denied", "Denied"
+    ALLOWED = "allowed", gettext_lazy("Allowed")
+    DENIED = "denied", gettext_lazy("Denied")
 
 
 class AccessEvent(models.Model):
@@ -40,11 +42,13 @@ class AccessEvent(models.Model):
     """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Found by (actor_id, at) and (case_reference, at) below: an index of their own
+    # would only cost every insert (two B-tree leaves dirtied at random per event).
+    actor_id = models.BigIntegerField(null=True, blank=True)
     actor_username = models.CharField(max_length=150, blank=True)
     actor_role = models.CharField(max_length=20, blank=True)
     action = models.CharField(max_length=64, db_index=True)
-    case_reference = models.CharField(max_length=16, blank=True, db_index=True)
+    case_reference = models.CharField(max_length=16, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -67,11 +71,11 @@ class AccessEvent(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
-            raise AppendOnlyError("access events cannot be updated")
+            raise AppendOnlyError(_("access events cannot be updated"))
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("access events cannot be deleted")
+        raise AppendOnlyError(_("access events cannot be deleted"))
 
 
 class Anomaly(models.Model):
@@ -79,13 +83,17 @@ class Anomaly(models.Model):
     References and ids only, like the events it points to."""
 
     class Kind(models.TextChoices):
-        BREAK_GLASS = "break_glass", "Break-glass access"
-        OUTSIDE_ASSIGNMENT = "outside_assignment", "Access outside assignment"
-        UNUSUAL_VOLUME = "unusual_volume", "Unusual volume"
-        OUT_OF_HOURS = "out_of_hours", "Out-of-hours access"
-        REPEATED_DENIALS = "repeated_denials", "Repeated denials"
-        EXPORT = "export", "Export"
-        PRIVILEGE_CHANGE = "privilege_change", "Staff given access to survivor data"
+        BREAK_GLASS = "break_glass", gettext_lazy("Break-glass access")
+        OUTSIDE_ASSIGNMENT = "outside_assignment", gettext_lazy("Access outside assignment")
+        UNUSUAL_VOLUME = "unusual_volume", gettext_lazy("Unusual volume")
+        OUT_OF_HOURS = "out_of_hours", gettext_lazy("Out-of-hours access")
+        REPEATED_DENIALS = "repeated_denials", gettext_lazy("Repeated denials")
+        EXPORT = "export", gettext_lazy("Export")
+        PRIVILEGE_CHANGE = "privilege_change", gettext_lazy("Staff given access to survivor data")
+        DECRYPTION_FAILURE = (
+            "decryption_failure",
+            gettext_lazy("A record that does not decrypt (swapped or altered)"),
+        )
 
     kind = models.CharField(max_length=30, choices=Kind.choices, db_index=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -104,34 +112,81 @@ class Anomaly(models.Model):
         return f"anomaly #{self.pk} {self.kind}"
 
 
-class ChainLink(models.Model):
-    """One link of the tamper-evident chain over access events and change-log entries.
+class PendingLeaf(models.Model):
+    """An access event or change-log entry written but not yet in the log: a queue the
+    sequencer empties (``audit.log.sequence``). Writers only insert here, so writing an
+    event takes no lock another request waits for. While a record waits here, the
+    database's append-only triggers protect it (docs/threat-model.md)."""
 
-    ``hash = SHA-256(prev_hash | kind | ref_id | canonical record)``. Changing, deleting
-    or reordering any record or link breaks every hash after it (``verify_audit``).
-    """
-
-    seq = models.BigIntegerField(unique=True)
     kind = models.CharField(max_length=10)  # "event" or "change"
     ref_id = models.BigIntegerField()
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
-
-    objects = AppendOnlyQuerySet["ChainLink"].as_manager()
-
-    class Meta:
-        indexes = [models.Index(fields=["kind", "ref_id"], name="chain_kind_ref")]
 
     def __str__(self) -> str:
-        return f"link #{self.seq} {self.kind}:{self.ref_id}"
+        return f"pending {self.kind}:{self.ref_id}"
+
+
+class LogLeaf(models.Model):
+    """One leaf of the audit log (RFC 9162), at the index the sequencer assigned.
+    ``hash = SHA-256(0x00 || leaf bytes)``; the leaf bytes are rebuilt from the record
+    itself (``audit.log.leaf_bytes``), so an edited record no longer matches its leaf."""
+
+    index = models.BigIntegerField(primary_key=True)
+    kind = models.CharField(max_length=10)
+    ref_id = models.BigIntegerField()
+    hash = models.BinaryField()
+
+    objects = AppendOnlyQuerySet["LogLeaf"].as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "ref_id"], name="log_leaf_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"leaf #{self.index} {self.kind}:{self.ref_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
-            raise AppendOnlyError("chain links cannot be updated")
+            raise AppendOnlyError(_("log leaves cannot be updated"))
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("chain links cannot be deleted")
+        raise AppendOnlyError(_("log leaves cannot be deleted"))
+
+
+class LogNode(models.Model):
+    """The hash of a complete (perfect) subtree of the log: ``2**level`` leaves from
+    ``index * 2**level``. Stored once, when its last leaf is sequenced; any root or
+    proof is folded from a few of these (``audit.merkle``)."""
+
+    pk = models.CompositePrimaryKey("level", "index")
+    level = models.SmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField()
+
+    objects = AppendOnlyQuerySet["LogNode"].as_manager()
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+
+class TreeHead(models.Model):
+    """A signed statement of the log's size and root (ARCHITECTURE.md, Audit log
+    proofs). The signature is over the exact text of ``timestamp`` as stored."""
+
+    size = models.BigIntegerField(db_index=True)
+    root_hash = models.CharField(max_length=64)
+    timestamp = models.CharField(max_length=40)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=100)
+
+    objects = AppendOnlyQuerySet["TreeHead"].as_manager()
+
+    class Meta:
+        ordering = ["-size", "-id"]
+
+    def __str__(self) -> str:
+        return f"tree head size {self.size}"
 
 
 class AnomalyScan(models.Model):
@@ -141,3 +196,19 @@ class AnomalyScan(models.Model):
 
     def __str__(self) -> str:
         return f"anomaly scan up to event #{self.last_event_id}"
+
+
+class ForwardPosition(models.Model):
+    """How far the log has been delivered to one outside collector (``audit.forward``):
+    every leaf below ``position`` was accepted by it. Advanced only after the collector
+    took the leaves, so delivery is at least once; a collector sees a leaf twice at
+    most after a failure, under the same leaf index."""
+
+    destination = models.CharField(max_length=20, primary_key=True)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+    failures = models.IntegerField(default=0)  # in a row, since the last delivery
+    last_error = models.CharField(max_length=200, blank=True)  # the error's kind, no content
+
+    def __str__(self) -> str:
+        return f"forwarded to {self.destination} up to leaf {self.position}"

@@ -11,8 +11,9 @@ from typing import Any
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from audit.models import AccessEvent, Anomaly, ChainLink
+from audit.models import AccessEvent, Anomaly, LogLeaf
 from haven.errors import NotFound
 
 FILTERS = ("case", "actor", "action", "outcome", "since", "until")
@@ -59,9 +60,9 @@ def events(f: EventFilter) -> QuerySet[AccessEvent]:
 
 
 def with_leaf_index(query: QuerySet[AccessEvent]) -> QuerySet[AccessEvent]:
-    """Each event with its place in the audit log (0-based: its chain link's seq - 1)."""
-    seq = ChainLink.objects.filter(kind="event", ref_id=OuterRef("pk")).values("seq")[:1]
-    return query.annotate(leaf_index=Subquery(seq) - 1)
+    """Each event with its place in the audit log (0-based; None until sequenced)."""
+    leaf = LogLeaf.objects.filter(kind="event", ref_id=OuterRef("pk")).values("index")[:1]
+    return query.annotate(leaf_index=Subquery(leaf))
 
 
 def daily_activity(f: EventFilter, days: int = 30) -> list[dict[str, Any]]:
@@ -95,7 +96,7 @@ def open_anomalies() -> QuerySet[Anomaly]:
 def anomaly(pk: int) -> Anomaly:
     found = Anomaly.objects.filter(pk=pk).first()
     if found is None:
-        raise NotFound("No such anomaly.")
+        raise NotFound(_("No such anomaly."))
     return found
 
 

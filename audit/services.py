@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from audit import chain, context
+from audit import context, log
 from audit.models import AccessEvent, Outcome
 
 _ACTION = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
@@ -48,7 +48,7 @@ def event_record(
     It raises if the event cannot be written; callers let that propagate, so a read
     whose event is missing fails instead of happening unrecorded.
     """
-    return chain.append_event(
+    return log.append_event(
         _event(
             actor=actor,
             action=action,
@@ -66,7 +66,7 @@ def events_record(
     """Write one event per ``(case_reference, detail)`` now, in the caller's transaction,
     appended to the chain together: the same events as ``event_record`` one by one, for
     work on many records at once (a purge batch)."""
-    return chain.append_events(
+    return log.append_events(
         [
             _event(actor=actor, action=action, case_reference=reference, detail=detail)
             for reference, detail in cases
@@ -112,7 +112,7 @@ def event_record_unlinked(action: str) -> AccessEvent:
     if not _ACTION.match(action):
         raise ValueError(f"bad action name {action!r}")
     day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    return chain.append_event(
+    return log.append_event(
         AccessEvent(
             at=day,
             actor_id=None,

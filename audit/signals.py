@@ -10,7 +10,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from audit import chain
+from audit import log
 from audit.models import Outcome
 from audit.services import event_record
 
@@ -32,10 +32,10 @@ def _login_failed(sender: Any, credentials: Any, request: Any = None, **kwargs: 
 
 
 def _chain_change(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
-    """Every django-auditlog entry joins the same chain as the access events, in the
-    transaction that wrote it."""
+    """Every django-auditlog entry is queued for the same log as the access events, in
+    the transaction that wrote it."""
     if created:
-        chain.append("change", instance.pk, chain.change_values(instance))
+        log.append_change(instance.pk)
 
 
 def connect_change_log() -> None:

@@ -4,6 +4,7 @@ per-user reports, the anomaly queue. References, actions and staff only."""
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,13 +12,14 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from access import policy
+from access import ledger, policy
 from access.endpoints import staff_endpoint
 from access.models import User
 from access.roles import Capability
-from audit import anomalies, chain, selectors
+from audit import anomalies, selectors
 from audit.forms import EventFilterForm, ReviewForm
 from haven.errors import HavenError
 
@@ -83,9 +85,31 @@ def desk(request: HttpRequest, *, actor: User) -> HttpResponse:
             "query": query.urlencode(),
             "chart": _chart(selectors.daily_activity(event_filter)),
             "open_anomalies": selectors.open_anomalies().count(),
+            "head": ledger.current_head(),
         },
         status=400 if invalid else 200,
     )
+
+
+@require_http_methods(["GET"])
+@staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.tree_head")
+def tree_head(request: HttpRequest, *, actor: User) -> HttpResponse:
+    """The current signed tree head as the API gives it, to keep off this server: with
+    the public key, anyone can later check that the log still extends it."""
+    head = ledger.current_head()
+    policy.record_list(actor, action="audit.tree_head", count=head.size)
+    body = {
+        "size": head.size,
+        "root_hash": head.root_hash,
+        "timestamp": head.timestamp,
+        "key_id": head.key_id,
+        "signature": head.signature,
+    }
+    response = HttpResponse(
+        json.dumps(body, indent=2) + "\n", content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="haven-tree-head-{head.size}.json"'
+    return response
 
 
 class _Echo:
@@ -102,7 +126,9 @@ def _safe(value: Any) -> str:
 def events_csv(request: HttpRequest, *, actor: User) -> StreamingHttpResponse:
     form = EventFilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():  # never the whole trail for a mistyped filter
-        raise HavenError("The filter is not valid: correct it on the desk.", code="invalid_filter")
+        raise HavenError(
+            _("The filter is not valid: correct it on the desk."), code="invalid_filter"
+        )
     event_filter = form.to_filter() if form.is_bound else selectors.EventFilter()
     query = selectors.events(event_filter).values_list(*CSV_COLUMNS)
     policy.record_list(
@@ -178,14 +204,14 @@ def anomaly_review(request: HttpRequest, anomaly_id: int, *, actor: User) -> Htt
     form = ReviewForm(request.POST)
     if form.is_valid():
         anomalies.review(anomaly=anomaly, reviewer=actor, note=form.cleaned_data["note"])
-        messages.success(request, "Marked as reviewed.")
+        messages.success(request, _("Marked as reviewed."))
     else:
-        messages.error(request, "Write a short note (at most 2,000 characters).")
+        messages.error(request, _("Write a short note (at most 2,000 characters)."))
     return redirect("audit:anomalies")
 
 
 @staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.verify")
 def verify(request: HttpRequest, *, actor: User) -> HttpResponse:
-    verdict = chain.verify()
+    verdict = ledger.verify()
     policy.record_list(actor, action="audit.verify", count=verdict.checked)
     return render(request, "audit/verify.html", {"verdict": verdict})

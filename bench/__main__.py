@@ -1,5 +1,5 @@
 """Haven benchmarks: ``python -m bench [overhead|cipher|search|rotate|listing|audit|referral|
-today|purge|statistics|subject|all] [options]``.
+today|purge|statistics|subject|reads|all] [options]``.
 
 Runs against a scratch PostgreSQL database (``--database-url``, default
 ``postgres://postgres@127.0.0.1:5432/haven_bench``), which it drops and re-creates, with
@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
+
+from bench import load  # imports nothing of Django: safe before django.setup()
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/haven_bench"
 
@@ -42,6 +44,7 @@ def _prepare_environment(database_url: str) -> Path:
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
             "DJANGO_ALLOWED_HOSTS": "localhost",
             "HAVEN_DEMO": "0",
+            "HAVEN_AUDIT_SEQUENCER": "off",  # the benchmarks sequence when they measure it
             "DJANGO_DEBUG": "0",
             # Sized for the 100k-survivor search benchmark (about six per digest).
             "HAVEN_BLIND_INDEX_BITS": "14",
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         "which",
         nargs="*",
         help="any of: overhead cipher search rotate listing audit referral today purge "
-        "statistics subject (default: all)",
+        "statistics subject reads (default: all)",
     )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--encounters", type=int, default=10_000)
@@ -81,6 +84,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--cases", type=int, default=100_000, help="for listing")
     parser.add_argument("--events", type=int, default=5_000_000, help="for audit")
+    parser.add_argument(
+        "--proof-leaves",
+        type=int,
+        default=10_000_000,
+        help="for audit: grow the log to this size for the proof figures",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="for reads: a checkout of the commit before the change, measured the same way",
+    )
+    parser.add_argument("--seconds", type=int, default=15, help="for reads: per client count")
     args = parser.parse_args(argv)
     everything = {
         "overhead",
@@ -94,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         "purge",
         "statistics",
         "subject",
+        "reads",
     }
     which = everything if not args.which or "all" in args.which else set(args.which)
     if which - everything:
@@ -158,7 +174,14 @@ def main(argv: list[str] | None = None) -> None:
         call_command("migrate", verbosity=0)
         from bench import audit
 
-        audit.measure(args.events, min(args.queries, 20))
+        audit.measure(args.events, min(args.queries, 20), proof_leaves=args.proof_leaves)
+    if "reads" in which:
+
+        def fresh() -> None:
+            _recreate_database(args.database_url)
+
+        load.writes(args.database_url, before=args.before, seconds=args.seconds, fresh=fresh)
+        load.reads(args.database_url, before=args.before, seconds=args.seconds, fresh=fresh)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -130,7 +131,7 @@ class StaffField(serializers.JSONField):
             or not 1 <= len(names) <= 50
             or not all(isinstance(n, str) and 0 < len(n) <= 150 for n in names)
         ):
-            raise serializers.ValidationError("A username, or a list of them.", code="invalid")
+            raise serializers.ValidationError(_("A username, or a list of them."), code="invalid")
         return names
 
 

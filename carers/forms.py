@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from carers import scale
 
@@ -21,64 +22,67 @@ class SelfCheckForm(forms.Form):
                 coerce=int,
                 widget=forms.RadioSelect,
                 label=f"{item}. {wording[item]}",
-                error_messages={"required": "Choose a number from 1 to 10."},
+                error_messages={"required": _("Choose a number from 1 to 10.")},
             )
 
 
 class WordingForm(forms.Form):
+    language = forms.CharField(widget=forms.HiddenInput, required=False)
     source = forms.CharField(
         max_length=300,
         required=False,
-        label="Source of the wording",
-        help_text="For example the citation and licence of the validated scale you use.",
+        label=_("Source of the wording"),
+        help_text=_("For example the citation and licence of the validated scale you use."),
     )
     support = forms.CharField(
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        label="Your organisation's support contacts",
-        help_text="Shown with every self-check: who to call, peer support, leave.",
+        label=_("Your organisation's support contacts"),
+        help_text=_("Shown with every self-check: who to call, peer support, leave."),
     )
 
     def __init__(self, *args: Any, wording: dict[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for item in scale.ITEMS:
             self.fields[f"item_{item}"] = forms.CharField(
-                max_length=300, label=f"Item {item}", initial=wording[item]
+                max_length=300, label=_("Item %(letter)s") % {"letter": item}, initial=wording[item]
             )
 
 
 class ConfirmDeleteForm(forms.Form):
     confirm = forms.BooleanField(
-        label="Delete this self-check for good",
-        error_messages={"required": "Tick the box to delete it."},
+        label=_("Delete this self-check for good"),
+        error_messages={"required": _("Tick the box to delete it.")},
     )
 
 
 class SupervisionForm(forms.Form):
     staff = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple,
-        label="Who attended",
-        error_messages={"required": "Choose who attended."},
+        label=_("Who attended"),
+        error_messages={"required": _("Choose who attended.")},
     )
     kind = forms.ChoiceField(
-        choices=[("individual", "Individual"), ("group", "Group")],
+        choices=[("individual", _("Individual")), ("group", _("Group"))],
         widget=forms.RadioSelect,
-        label="Kind of session",
-        error_messages={"required": "Choose individual or group."},
+        label=_("Kind of session"),
+        error_messages={"required": _("Choose individual or group.")},
     )
     held_on = forms.DateField(
-        label="Held on",
+        label=_("Held on"),
         widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"required": "Give the date.", "invalid": "Give a date."},
+        error_messages={"required": _("Give the date."), "invalid": _("Give a date.")},
     )
     notes = forms.CharField(
         max_length=10_000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        label="Notes",
-        help_text="Read only by you and those who attended; kept apart from management "
-        "notes and from case records.",
+        label=_("Notes"),
+        help_text=_(
+            "Read only by you and those who attended; kept apart from management "
+            "notes and from case records."
+        ),
     )
 
     def __init__(self, *args: Any, members: list[str], **kwargs: Any) -> None:
@@ -87,81 +91,85 @@ class SupervisionForm(forms.Form):
 
 
 class SupportPlanForm(forms.Form):
-    staff = forms.ChoiceField(label="For whom", error_messages={"required": "Choose a person."})
+    staff = forms.ChoiceField(
+        label=_("For whom"), error_messages={"required": _("Choose a person.")}
+    )
     occupational_referral = forms.CharField(
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Occupational health referral",
+        label=_("Occupational health referral"),
     )
     adjusted_responsibilities = forms.CharField(
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Adjusted responsibilities",
+        label=_("Adjusted responsibilities"),
     )
     cover = forms.CharField(
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Who covers which cases",
+        label=_("Who covers which cases"),
     )
-    support_person = forms.CharField(max_length=2000, required=False, label="Support person")
+    support_person = forms.CharField(max_length=2000, required=False, label=_("Support person"))
     who_is_told = forms.CharField(
         max_length=2000,
         required=False,
-        label="Who is told",
-        help_text="Agreed with the person: by default, nobody beyond the two of you.",
+        label=_("Who is told"),
+        help_text=_("Agreed with the person: by default, nobody beyond the two of you."),
     )
     review_on = forms.DateField(
-        label="Review on",
+        label=_("Review on"),
         widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"required": "Give the review date.", "invalid": "Give a date."},
+        error_messages={"required": _("Give the review date."), "invalid": _("Give a date.")},
     )
 
     def __init__(self, *args: Any, members: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["staff"].choices = [("", "Choose"), *[(m, m) for m in members]]  # type: ignore[attr-defined]
+        self.fields["staff"].choices = [("", _("Choose")), *[(m, m) for m in members]]  # type: ignore[attr-defined]
 
 
 class CompletionForm(forms.Form):
-    username = forms.ChoiceField(label="Who", error_messages={"required": "Choose a person."})
-    training = forms.ChoiceField(label="Training", error_messages={"required": "Choose one."})
+    username = forms.ChoiceField(label=_("Who"), error_messages={"required": _("Choose a person.")})
+    training = forms.ChoiceField(label=_("Training"), error_messages={"required": _("Choose one.")})
     completed_on = forms.DateField(
-        label="Completed on",
+        label=_("Completed on"),
         widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"required": "Give the date.", "invalid": "Give a date."},
+        error_messages={"required": _("Give the date."), "invalid": _("Give a date.")},
     )
 
     def __init__(
         self, *args: Any, people: list[str], trainings: list[tuple[str, str]], **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["username"].choices = [("", "Choose"), *[(p, p) for p in people]]  # type: ignore[attr-defined]
-        self.fields["training"].choices = [("", "Choose"), *trainings]  # type: ignore[attr-defined]
+        self.fields["username"].choices = [("", _("Choose")), *[(p, p) for p in people]]  # type: ignore[attr-defined]
+        self.fields["training"].choices = [("", _("Choose")), *trainings]  # type: ignore[attr-defined]
 
 
 class TrainingForm(forms.Form):
-    slug = forms.SlugField(max_length=60, label="Short name (letters, digits, hyphens)")
-    title = forms.CharField(max_length=200, label="Title")
+    slug = forms.SlugField(max_length=60, label=_("Short name (letters, digits, hyphens)"))
+    title = forms.CharField(max_length=200, label=_("Title"))
     roles = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple,
-        label="Roles that need it",
-        error_messages={"required": "Choose at least one role."},
+        label=_("Roles that need it"),
+        error_messages={"required": _("Choose at least one role.")},
     )
     renewal_days = forms.IntegerField(
         min_value=1,
         max_value=3650,
         required=False,
-        label="Renew every (days)",
-        help_text="Leave empty if once is enough.",
+        label=_("Renew every (days)"),
+        help_text=_("Leave empty if once is enough."),
     )
     required_for_access = forms.BooleanField(
-        required=False, label="Required before working with case records"
+        required=False, label=_("Required before working with case records")
     )
     confirm = forms.BooleanField(
         required=False,
-        label="I understand that staff without it lose access to case records until it is recorded",
+        label=_(
+            "I understand that staff without it lose access to case records until it is recorded"
+        ),
     )
 
     def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
@@ -171,5 +179,5 @@ class TrainingForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("required_for_access") and not data.get("confirm"):
-            self.add_error("confirm", "Confirm: this can stop staff from reaching case records.")
+            self.add_error("confirm", _("Confirm: this can stop staff from reaching case records."))
         return data

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from access.crypto.datakeys import DataKey
 from access.crypto.errors import DecryptionFailed
@@ -28,13 +29,17 @@ class SelfCheckWording(models.Model):
     contacts. Version 0 is Haven's default labels and is not stored."""
 
     version = models.PositiveIntegerField(unique=True)
-    items = models.JSONField(help_text="item letter a-m -> the wording")
+    items = models.JSONField(help_text=_("item letter a-m -> the wording"))
     support = models.TextField(
-        max_length=2000, blank=True, help_text="the organisation's own support contacts"
+        max_length=2000, blank=True, help_text=_("the organisation's own support contacts")
     )
     source = models.CharField(
-        max_length=300, blank=True, help_text="where the wording comes from (citation, licence)"
+        max_length=300, blank=True, help_text=_("where the wording comes from (citation, licence)")
     )
+    # ``items`` and ``support`` are in ``language`` (the organisation's default); the
+    # same version in other languages: language code -> {"items": {...}, "support": ...}.
+    language = models.CharField(max_length=10, default="en")
+    translations = models.JSONField(default=dict, blank=True)
     loaded_at = models.DateTimeField(default=timezone.now)
     loaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -86,8 +91,8 @@ class TalkRequest(models.Model):
 
 
 class SupervisionKind(models.TextChoices):
-    INDIVIDUAL = "individual", "Individual"
-    GROUP = "group", "Group"
+    INDIVIDUAL = "individual", _("Individual")
+    GROUP = "group", _("Group")
 
 
 class SupervisionSession(OwnKeyModel):
@@ -143,7 +148,7 @@ class Training(models.Model):
 
     slug = models.SlugField(max_length=60, unique=True)
     title = models.CharField(max_length=200)
-    roles = models.JSONField(default=list, help_text="the roles that need it")
+    roles = models.JSONField(default=list, help_text=_("the roles that need it"))
     renewal_days = models.PositiveIntegerField(null=True, blank=True)
     required_for_access = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)

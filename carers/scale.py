@@ -12,25 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+StrOrPromise = str | Promise
+
 ITEMS = tuple("abcdefghijklm")
 SECONDARY_TRAUMA = ("c", "e", "h", "j", "l")
 BURNOUT = ("a", "b", "d", "f", "g", "i", "k", "m")
 LOWEST, HIGHEST = 1, 10
 
-DEFAULT_WORDING: dict[str, str] = {
-    "a": "Feeling cut off from other people",
-    "b": "Feeling worn out by the work",
-    "c": "Unwanted thoughts or images of what people I help went through",
-    "d": "Finding it hard to keep work and home apart",
-    "e": "Keeping away from reminders of what I have heard at work",
-    "f": "Trouble falling or staying asleep",
-    "g": "Feeling that I achieve less than I would like",
-    "h": "Being easily startled or on edge",
-    "i": "Feeling trapped in the job",
-    "j": "Upsetting dreams related to the work",
-    "k": "Feeling weighed down by the demands of the job",
-    "l": "Strong reactions when something reminds me of people's stories",
-    "m": "Feeling that I cannot look after myself well",
+DEFAULT_WORDING: dict[str, StrOrPromise] = {
+    "a": _("Feeling cut off from other people"),
+    "b": _("Feeling worn out by the work"),
+    "c": _("Unwanted thoughts or images of what people I help went through"),
+    "d": _("Finding it hard to keep work and home apart"),
+    "e": _("Keeping away from reminders of what I have heard at work"),
+    "f": _("Trouble falling or staying asleep"),
+    "g": _("Feeling that I achieve less than I would like"),
+    "h": _("Being easily startled or on edge"),
+    "i": _("Feeling trapped in the job"),
+    "j": _("Upsetting dreams related to the work"),
+    "k": _("Feeling weighed down by the demands of the job"),
+    "l": _("Strong reactions when something reminds me of people's stories"),
+    "m": _("Feeling that I cannot look after myself well"),
 }
 
 

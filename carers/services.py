@@ -16,9 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from access.crypto.datakeys import DataKey
 from access.errors import GrantError
@@ -61,52 +63,96 @@ class Wording:
     items: dict[str, str]
     support: str
     source: str
+    language: str  # the language these texts are in
 
 
-def _wording(row: SelfCheckWording | None) -> Wording:
-    if row is None:  # version 0: Haven's default labels
-        return Wording(0, dict(scale.DEFAULT_WORDING), "", "")
-    return Wording(row.version, dict(row.items), row.support, row.source)
+def _wording(row: SelfCheckWording | None, language: str | None) -> Wording:
+    wanted = language or translation.get_language() or settings.LANGUAGE_CODE
+    if row is None:  # version 0: Haven's default labels, in Haven's catalogue
+        with translation.override(wanted):
+            items = {item: str(text) for item, text in scale.DEFAULT_WORDING.items()}
+        return Wording(0, items, "", "", wanted)
+    texts = (row.translations or {}).get(wanted)
+    if texts:
+        return Wording(
+            row.version, dict(texts["items"]), str(texts.get("support", "")), row.source, wanted
+        )
+    return Wording(row.version, dict(row.items), row.support, row.source, row.language)
 
 
-def wording_current() -> Wording:
-    return _wording(SelfCheckWording.objects.order_by("-version").first())
+def wording_current(language: str | None = None) -> Wording:
+    """The wording in use, in ``language`` (the reader's) when the organisation has
+    published it in that language, else in its default language."""
+    return _wording(SelfCheckWording.objects.order_by("-version").first(), language)
 
 
-def wording_of(version: int) -> Wording:
-    return _wording(SelfCheckWording.objects.filter(version=version).first())
+def wording_of(version: int, language: str | None = None) -> Wording:
+    return _wording(SelfCheckWording.objects.filter(version=version).first(), language)
 
 
 @transaction.atomic
-def wording_load(*, actor: User, items: Mapping[str, str], support: str, source: str) -> Wording:
-    """A new version of the item wording and support contacts (administrators). Earlier
-    self-checks keep the wording they were answered in."""
+def wording_load(
+    *,
+    actor: User,
+    items: Mapping[str, str],
+    support: str,
+    source: str,
+    language: str | None = None,
+) -> Wording:
+    """A new version of the item wording and support contacts in one language
+    (administrators); the other languages' texts carry over from the version before.
+    Earlier self-checks keep the version, and the language, they were answered in."""
+    language = language or settings.LANGUAGE_CODE
+    if language not in settings.HAVEN_LANGUAGES:
+        raise GrantError(
+            _("Choose one of the interface languages this organisation offers."),
+            code="invalid",
+            field="language",
+        )
     if actor.role != Role.ADMIN:
         raise GrantError(
-            "Only an administrator loads the wording.", code="permission_denied", status=403
+            _("Only an administrator loads the wording."), code="permission_denied", status=403
         )
     clean = {}
     for item in scale.ITEMS:
         text = str(items.get(item, "")).strip()
         if not text or len(text) > 300 or "\x00" in text:
             raise GrantError(
-                "Each of the 13 items needs a wording of at most 300 characters.",
+                _("Each of the 13 items needs a wording of at most 300 characters."),
                 code="invalid",
                 field=f"item_{item}",
             )
         clean[item] = text
     if len(support) > 2000 or len(source) > 300 or "\x00" in support + source:
-        raise GrantError("The support contacts or the source are too long.", code="invalid")
+        raise GrantError(_("The support contacts or the source are too long."), code="invalid")
     latest = SelfCheckWording.objects.select_for_update().order_by("-version").first()
+    translations = dict(latest.translations or {}) if latest else {}
+    default = settings.LANGUAGE_CODE
+    if language == default:
+        base_items, base_support = clean, support.strip()
+    else:
+        translations[language] = {"items": clean, "support": support.strip()}
+        if latest is not None:
+            base_items, base_support = dict(latest.items), latest.support
+        else:  # the first version, loaded in another language: Haven's labels as default
+            with translation.override(default):
+                base_items = {item: str(text) for item, text in scale.DEFAULT_WORDING.items()}
+            base_support = ""
     row = SelfCheckWording.objects.create(
         version=(latest.version if latest else 0) + 1,
-        items=clean,
-        support=support.strip(),
+        items=base_items,
+        support=base_support,
         source=source.strip(),
+        language=default,
+        translations=translations,
         loaded_by=actor,
     )
-    event_record(actor=actor, action="wellbeing.wording_load", detail={"version": row.version})
-    return Wording(row.version, clean, row.support, row.source)
+    event_record(
+        actor=actor,
+        action="wellbeing.wording_load",
+        detail={"version": row.version, "language": language},
+    )
+    return _wording(row, language)
 
 
 # --- self-checks ---------------------------------------------------------------------
@@ -118,6 +164,7 @@ class Entry:
     taken_at: dt.datetime
     answers: dict[str, int]
     wording_version: int
+    wording_language: str = ""
 
     @property
     def scores(self) -> dict[str, int]:
@@ -128,7 +175,9 @@ def clean_answers(answers: Any) -> dict[str, int]:
     """Exactly the 13 items, each a whole number from 1 to 10, or refuse."""
     if not isinstance(answers, Mapping) or set(answers) != set(scale.ITEMS):
         raise GrantError(
-            "Answer each of the 13 items (a to m), from 1 to 10.", code="invalid", field="answers"
+            _("Answer each of the 13 items (a to m), from 1 to 10."),
+            code="invalid",
+            field="answers",
         )
     clean = {}
     for item in scale.ITEMS:
@@ -136,9 +185,9 @@ def clean_answers(answers: Any) -> dict[str, int]:
         if isinstance(value, str) and value.isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise GrantError("Each answer is a number from 1 to 10.", code="invalid", field=item)
+            raise GrantError(_("Each answer is a number from 1 to 10."), code="invalid", field=item)
         if not scale.LOWEST <= value <= scale.HIGHEST:
-            raise GrantError("Each answer is a number from 1 to 10.", code="invalid", field=item)
+            raise GrantError(_("Each answer is a number from 1 to 10."), code="invalid", field=item)
         clean[item] = value
     return clean
 
@@ -153,20 +202,31 @@ def _entry(row: SelfCheck) -> Entry:
         taken_at=taken_at,
         answers={k: int(v) for k, v in dict(content.get("answers", {})).items()},
         wording_version=row.wording_version,
+        wording_language=str(content.get("language", "")),
     )
 
 
 @transaction.atomic
 def selfcheck_record(*, actor: User, answers: Any) -> Entry:
+    """One self-check, with the wording version and the language it was shown in. The
+    language is sealed with the answers: in a small team, a language in clear could say
+    whose rows these are."""
     clean = clean_answers(answers)
     key = staff_key(actor)
     now = timezone.now()
-    row = SelfCheck(owner_tag=_tag(key), wording_version=wording_current().version)
+    shown = wording_current(actor.language)
+    row = SelfCheck(owner_tag=_tag(key), wording_version=shown.version)
     row._owner_key = key
-    row.content = {"taken_at": now.isoformat(), "answers": clean}
+    row.content = {"taken_at": now.isoformat(), "answers": clean, "language": shown.language}
     row.save(force_insert=True)
     event_record_unlinked("wellbeing.selfcheck")
-    return Entry(id=row.pk, taken_at=now, answers=clean, wording_version=row.wording_version)
+    return Entry(
+        id=row.pk,
+        taken_at=now,
+        answers=clean,
+        wording_version=row.wording_version,
+        wording_language=shown.language,
+    )
 
 
 def selfchecks_of(*, actor: User) -> list[Entry]:
@@ -201,7 +261,7 @@ def talk_request(*, actor: User) -> TalkRequest:
     """Tell the supervisor "I would like to talk"; nothing else goes with it."""
     if actor.team_id is None:
         raise GrantError(
-            "You are not in a team, so there is no supervisor to tell.", code="no_team"
+            _("You are not in a team, so there is no supervisor to tell."), code="no_team"
         )
     current = talk_open(actor=actor)
     if current is not None:

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from access.errors import GrantError
 from access.models import User
@@ -87,30 +88,32 @@ def _clean(
     supervisor: User, staff: Any, kind: str, held_on: Any, notes: Any
 ) -> tuple[list[User], str, dt.date, str]:
     if kind not in SupervisionKind.values:
-        raise GrantError("Choose individual or group.", code="invalid", field="kind")
+        raise GrantError(_("Choose individual or group."), code="invalid", field="kind")
     names = [staff] if isinstance(staff, str) else staff
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
-        raise GrantError("Name who attended.", code="invalid", field="staff")
+        raise GrantError(_("Name who attended."), code="invalid", field="staff")
     members = {u.username: u for u in team_members(supervisor)}
     unknown = [n for n in names if n not in members]
     if unknown:
         raise GrantError(
-            "Only caseworkers and clinicians of your team.", code="unknown_user", field="staff"
+            _("Only caseworkers and clinicians of your team."), code="unknown_user", field="staff"
         )
     people = [members[n] for n in dict.fromkeys(names)]
     if kind == SupervisionKind.INDIVIDUAL and len(people) != 1:
-        raise GrantError("An individual session has one person.", code="invalid", field="staff")
+        raise GrantError(_("An individual session has one person."), code="invalid", field="staff")
     if kind == SupervisionKind.GROUP and len(people) < 2:
-        raise GrantError("A group session has two people or more.", code="invalid", field="staff")
+        raise GrantError(
+            _("A group session has two people or more."), code="invalid", field="staff"
+        )
     if not isinstance(held_on, dt.date):
-        raise GrantError("Give the date of the session.", code="invalid", field="held_on")
+        raise GrantError(_("Give the date of the session."), code="invalid", field="held_on")
     if held_on > timezone.localdate() or held_on.year < 2000:
         raise GrantError(
-            "The session date cannot be in the future.", code="invalid", field="held_on"
+            _("The session date cannot be in the future."), code="invalid", field="held_on"
         )
     text = notes if isinstance(notes, str) else ""
     if len(text) > 10_000 or "\x00" in text:
-        raise GrantError("Notes are at most 10,000 characters.", code="invalid", field="notes")
+        raise GrantError(_("Notes are at most 10,000 characters."), code="invalid", field="notes")
     return people, kind, held_on, text.strip()
 
 
@@ -124,7 +127,7 @@ def supervision_record(
             actor=actor, action="supervision.record", outcome=Outcome.DENIED, reason="capability"
         )
         raise GrantError(
-            "Only a team's supervisor records supervision.", code="permission_denied", status=403
+            _("Only a team's supervisor records supervision."), code="permission_denied", status=403
         )
     people, kind, held_on, text = _clean(actor, staff, kind, held_on, notes)
     with transaction.atomic():

@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from access.errors import GrantError
 from access.models import User
@@ -20,26 +22,26 @@ from carers.models import SupportPlan
 from haven.errors import NotFound
 
 FIELDS = (
-    ("occupational_referral", "Occupational health referral"),
-    ("adjusted_responsibilities", "Adjusted responsibilities"),
-    ("cover", "Who covers which cases"),
-    ("support_person", "Support person"),
-    ("who_is_told", "Who is told"),
+    ("occupational_referral", gettext_lazy("Occupational health referral")),
+    ("adjusted_responsibilities", gettext_lazy("Adjusted responsibilities")),
+    ("cover", gettext_lazy("Who covers which cases")),
+    ("support_person", gettext_lazy("Support person")),
+    ("who_is_told", gettext_lazy("Who is told")),
 )
 REVIEW_SOON_DAYS = 7
 
 
 def _clean(content: Any) -> dict[str, str]:
     if not isinstance(content, dict):
-        raise GrantError("The plan could not be read.", code="invalid")
+        raise GrantError(_("The plan could not be read."), code="invalid")
     clean = {}
     for name, _label in FIELDS:
         value = content.get(name) or ""
         if not isinstance(value, str) or len(value) > 2000 or "\x00" in value:
-            raise GrantError("At most 2,000 characters each.", code="invalid", field=name)
+            raise GrantError(_("At most 2,000 characters each."), code="invalid", field=name)
         clean[name] = value.strip()
     if not any(clean.values()):
-        raise GrantError("Write down what was agreed.", code="invalid", field=FIELDS[0][0])
+        raise GrantError(_("Write down what was agreed."), code="invalid", field=FIELDS[0][0])
     return clean
 
 
@@ -58,13 +60,15 @@ def support_plan_record(
             actor=actor, action="support_plan.record", outcome=Outcome.DENIED, reason="capability"
         )
         raise GrantError(
-            "A supervisor records plans for their own team.", code="permission_denied", status=403
+            _("A supervisor records plans for their own team."),
+            code="permission_denied",
+            status=403,
         )
     clean = _clean(content)
     today = timezone.localdate()
     if not isinstance(review_on, dt.date) or not today <= review_on <= today + dt.timedelta(365):
         raise GrantError(
-            "The review date is within the next year.", code="invalid", field="review_on"
+            _("The review date is within the next year."), code="invalid", field="review_on"
         )
     with transaction.atomic():
         SupportPlan.objects.filter(staff=staff, closed_at__isnull=True).update(

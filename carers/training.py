@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from access.errors import GrantError
 from access.models import User
@@ -28,7 +29,7 @@ ROLES = tuple(Role.values)
 
 def _refuse(actor: User, action: str) -> GrantError:
     event_record(actor=actor, action=action, outcome=Outcome.DENIED, reason="capability")
-    return GrantError("Your role does not allow this.", code="permission_denied", status=403)
+    return GrantError(_("Your role does not allow this."), code="permission_denied", status=403)
 
 
 def training_save(
@@ -44,12 +45,12 @@ def training_save(
     if actor.role != Role.ADMIN:
         raise _refuse(actor, "training.save")
     if not title.strip() or len(title) > 200 or "\x00" in title:
-        raise GrantError("Give the training a title.", code="invalid", field="title")
+        raise GrantError(_("Give the training a title."), code="invalid", field="title")
     if not roles or any(r not in ROLES for r in roles):
-        raise GrantError("Choose the roles that need it.", code="invalid", field="roles")
+        raise GrantError(_("Choose the roles that need it."), code="invalid", field="roles")
     if renewal_days is not None and not 1 <= renewal_days <= 3650:
         raise GrantError(
-            "Renewal is from 1 to 3,650 days, or never.", code="invalid", field="renewal_days"
+            _("Renewal is from 1 to 3,650 days, or never."), code="invalid", field="renewal_days"
         )
     with transaction.atomic():
         training, created = Training.objects.update_or_create(
@@ -90,12 +91,12 @@ def training_complete(
         raise _refuse(actor, "training.complete")
     if training is None or user.role not in (training.roles or []):
         raise GrantError(
-            "Choose a training this person's role needs.", code="invalid", field="training"
+            _("Choose a training this person's role needs."), code="invalid", field="training"
         )
     today = timezone.localdate()
     if not isinstance(completed_on, dt.date) or completed_on > today or completed_on.year < 2000:
         raise GrantError(
-            "The date it was completed, not in the future.", code="invalid", field="completed_on"
+            _("The date it was completed, not in the future."), code="invalid", field="completed_on"
         )
     with transaction.atomic():
         done = TrainingCompletion.objects.create(

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from access.endpoints import staff_endpoint
@@ -27,6 +28,7 @@ from carers.forms import (
 )
 from carers.models import Training
 from haven.errors import NotFound
+from haven.i18n import native_name, offered
 from haven.web import form_errors, posted, refusals_as_messages
 
 _CHART_W, _CHART_H, _PAD = 600, 160, 24
@@ -62,7 +64,7 @@ def _chart(entries: list[services.Entry], score: str) -> dict[str, Any] | None:
 @require_http_methods(["GET", "POST"])
 @staff_endpoint()
 def wellbeing(request: HttpRequest, *, actor: User) -> HttpResponse:
-    wording = services.wording_current()
+    wording = services.wording_current(actor.language)
     form = SelfCheckForm(posted(request), wording=wording.items)
     if form.is_bound and form.is_valid():
         with form_errors(form) as attempt:
@@ -71,8 +73,12 @@ def wellbeing(request: HttpRequest, *, actor: User) -> HttpResponse:
             scores = entry.scores
             messages.success(
                 request,
-                f"Saved. Secondary trauma {scores['secondary_trauma']}, burnout "
-                f"{scores['burnout']}, total {scores['total']}.",
+                _("Saved. Secondary trauma %(trauma)s, burnout %(burnout)s, total %(total)s.")
+                % {
+                    "trauma": scores["secondary_trauma"],
+                    "burnout": scores["burnout"],
+                    "total": scores["total"],
+                },
             )
             return redirect("carers:wellbeing")
     entries = services.selfchecks_of(actor=actor)
@@ -105,7 +111,7 @@ def wellbeing_delete(request: HttpRequest, entry_id: Any, *, actor: User) -> Htt
         with form_errors(form) as attempt:
             services.selfcheck_delete(actor=actor, entry_id=entry_id)
         if attempt.ok:
-            messages.success(request, "The self-check was deleted.")
+            messages.success(request, _("The self-check was deleted."))
             return redirect("carers:wellbeing")
     return render(
         request,
@@ -121,10 +127,10 @@ def wellbeing_delete(request: HttpRequest, entry_id: Any, *, actor: User) -> Htt
 def talk(request: HttpRequest, *, actor: User) -> HttpResponse:
     if request.POST.get("withdraw"):
         services.talk_withdraw(actor=actor)
-        messages.success(request, "Your supervisor will no longer see that you asked.")
+        messages.success(request, _("Your supervisor will no longer see that you asked."))
     else:
         services.talk_request(actor=actor)
-        messages.success(request, "Your supervisor will see that you would like to talk.")
+        messages.success(request, _("Your supervisor will see that you would like to talk."))
     return redirect("carers:wellbeing")
 
 
@@ -133,7 +139,7 @@ def talk(request: HttpRequest, *, actor: User) -> HttpResponse:
 def team_talk(request: HttpRequest, *, actor: User) -> HttpResponse:
     if request.method == "POST":
         services.talk_close(supervisor=actor, request_id=request.POST.get("request", ""))
-        messages.success(request, "Marked as talked.")
+        messages.success(request, _("Marked as talked."))
         return redirect("carers:team-talk")
     return render(
         request, "carers/team_talk.html", {"requests": services.talk_requests_for(supervisor=actor)}
@@ -143,11 +149,14 @@ def team_talk(request: HttpRequest, *, actor: User) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @staff_endpoint(need=Capability.STAFF_ADMIN, action="wellbeing.wording_load")
 def wording(request: HttpRequest, *, actor: User) -> HttpResponse:
-    current = services.wording_current()
+    language = request.POST.get("language") or request.GET.get("language") or ""
+    if language not in offered():
+        language = settings.LANGUAGE_CODE
+    current = services.wording_current(language)
     form = WordingForm(
         posted(request),
         wording=current.items,
-        initial={"support": current.support, "source": current.source},
+        initial={"support": current.support, "source": current.source, "language": language},
     )
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -157,14 +166,23 @@ def wording(request: HttpRequest, *, actor: User) -> HttpResponse:
                 items={item: data[f"item_{item}"] for item in scale.ITEMS},
                 support=data["support"],
                 source=data["source"],
+                language=language,
             )
         if attempt.ok:
-            messages.success(request, f"Wording version {loaded.version} is now in use.")
+            messages.success(
+                request,
+                _("Wording version %(version)s is now in use.") % {"version": loaded.version},
+            )
             return redirect("carers:wording")
     return render(
         request,
         "carers/wording.html",
-        {"form": form, "current": current},
+        {
+            "form": form,
+            "current": current,
+            "editing": language,
+            "languages": [(code, native_name(code)) for code in offered()],
+        },
         status=400 if form.is_bound else 200,
     )
 
@@ -190,7 +208,7 @@ def supervision_page(request: HttpRequest, *, actor: User) -> HttpResponse:
                 notes=data["notes"],
             )
         if attempt.ok:
-            messages.success(request, "Supervision session recorded.")
+            messages.success(request, _("Supervision session recorded."))
             return redirect("carers:supervision")
     return render(
         request,
@@ -214,7 +232,7 @@ def support_plans(request: HttpRequest, *, actor: User) -> HttpResponse:
         raise PermissionDenied
     if request.method == "POST" and "close" in request.POST:
         support.support_plan_close(actor=actor, plan_id=request.POST.get("close", ""))
-        messages.success(request, "The plan was closed after its review.")
+        messages.success(request, _("The plan was closed after its review."))
         return redirect("carers:support-plans")
     members = [u.username for u in supervision.team_members(actor)] if leads else []
     form = SupportPlanForm(posted(request) if leads else None, members=members)
@@ -228,7 +246,7 @@ def support_plans(request: HttpRequest, *, actor: User) -> HttpResponse:
                 review_on=data["review_on"],
             )
         if attempt.ok:
-            messages.success(request, "The support plan was recorded.")
+            messages.success(request, _("The support plan was recorded."))
             return redirect("carers:support-plans")
     return render(
         request,
@@ -262,7 +280,7 @@ def training_page(request: HttpRequest, *, actor: User) -> HttpResponse:
     )
     manage = TrainingForm(
         request.POST if request.method == "POST" and "title" in request.POST else None,
-        roles=list(Role.choices),
+        roles=[(value, str(label)) for value, label in Role.choices],
     )
     if request.method == "POST" and not (completion.is_bound or manage.is_bound):
         return redirect("carers:training")
@@ -276,7 +294,7 @@ def training_page(request: HttpRequest, *, actor: User) -> HttpResponse:
                 completed_on=data["completed_on"],
             )
         if attempt.ok:
-            messages.success(request, "The completion was recorded.")
+            messages.success(request, _("The completion was recorded."))
             return redirect("carers:training")
     if manage.is_bound and manage.is_valid():
         data = manage.cleaned_data
@@ -290,7 +308,7 @@ def training_page(request: HttpRequest, *, actor: User) -> HttpResponse:
                 required_for_access=data["required_for_access"],
             )
         if attempt.ok:
-            messages.success(request, "The training was saved.")
+            messages.success(request, _("The training was saved."))
             return redirect("carers:training")
     bound = completion.is_bound or manage.is_bound
     return render(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from haven.errors import Conflict, Gone, HavenError
 
 _CODE_FOR_STATUS = {404: "not_found", 409: "conflict"}
@@ -23,7 +25,7 @@ class DomainError(HavenError):
 
 class StaleVersion(Conflict):
     code = "stale_version"
-    default_detail = "The record changed since you read it."
+    default_detail = _("The record changed since you read it.")
 
 
 class NoTeam(DomainError):
@@ -36,7 +38,7 @@ class ConsentRequired(DomainError):
 
 
 class PackageGone(Gone):
-    default_detail = "This package was already downloaded or has expired."
+    default_detail = _("This package was already downloaded or has expired.")
 
 
 class ExportInvalid(DomainError):
@@ -46,7 +48,7 @@ class ExportInvalid(DomainError):
 
 class CaseClosed(Conflict):
     code = "case_closed"
-    default_detail = "This case is closed. Reopen it, with a reason, to record more."
+    default_detail = _("This case is closed. Reopen it, with a reason, to record more.")
 
 
 class RecordingPaused(Conflict):
@@ -54,7 +56,7 @@ class RecordingPaused(Conflict):
     recorded except care-critical notes, a new consent, and closing the case."""
 
     code = "storage_consent_withdrawn"
-    default_detail = (
+    default_detail = _(
         "The person withdrew their consent to storing their information. Until they give it "
         "again, only care-critical notes can be recorded."
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from access.crypto import blind
 from cases import selectors, validators
@@ -42,46 +44,62 @@ def _lines(value: str) -> list[str] | None:
 
 
 class IdentityFieldsMixin(forms.Form):
-    given_name = forms.CharField(max_length=200, required=False, label="Given name")
-    family_name = forms.CharField(max_length=200, required=False, label="Family name")
+    given_name = forms.CharField(max_length=200, required=False, label=gettext_lazy("Given name"))
+    family_name = forms.CharField(max_length=200, required=False, label=gettext_lazy("Family name"))
     script_names = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Name in other scripts",
-        help_text="The name as the person writes it in another script (Arabic, Thai, "
-        "Cyrillic…). One per line.",
+        label=gettext_lazy("Name in other scripts"),
+        help_text=gettext_lazy(
+            "The name as the person writes it in another script (Arabic, Thai, "
+            "Cyrillic…). One per line."
+        ),
     )
     aliases = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text=_LIST_HINT
+        label=gettext_lazy("Other names"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_LIST_HINT,
     )
     date_of_birth = forms.DateField(
+        label=gettext_lazy("Date of birth"),
         required=False,
         widget=DateInput(),
         validators=[validators.validate_birth_date],
     )
-    sex = forms.ChoiceField(choices=[("", "Not recorded"), *Sex.choices], required=False)
-    nationality = forms.CharField(max_length=100, required=False)
-    languages = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text=_LIST_HINT
+    sex = forms.ChoiceField(
+        label=gettext_lazy("Sex"),
+        choices=[("", gettext_lazy("Not recorded")), *Sex.choices],
+        required=False,
     )
-    phone = forms.CharField(max_length=40, required=False)
-    email = forms.EmailField(max_length=254, required=False)
+    nationality = forms.CharField(label=gettext_lazy("Nationality"), max_length=100, required=False)
+    languages = forms.CharField(
+        label=gettext_lazy("Languages"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_LIST_HINT,
+    )
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=40, required=False)
+    email = forms.EmailField(label=gettext_lazy("E-mail"), max_length=254, required=False)
     address = forms.CharField(
-        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=gettext_lazy("Address"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     safe_contact = forms.CharField(
         max_length=1000,
         required=False,
-        label="Safe-contact instructions",
-        help_text="How and when it is safe to contact this person.",
+        label=gettext_lazy("Safe-contact instructions"),
+        help_text=gettext_lazy("How and when it is safe to contact this person."),
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     declined = forms.MultipleChoiceField(
         choices=[(name, name.replace("_", " ").capitalize()) for name in IDENTITY_FIELDS],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        label="The person declined to give",
-        help_text="Leave a field empty when it is simply not known.",
+        label=gettext_lazy("The person declined to give"),
+        help_text=gettext_lazy("Leave a field empty when it is simply not known."),
     )
 
     def identity_data(self) -> tuple[dict[str, Any], list[str]]:
@@ -108,29 +126,38 @@ class IdentityFieldsMixin(forms.Form):
 
 class IntakeForm(IdentityFieldsMixin):
     storage_consent_method = forms.ChoiceField(
-        choices=[("written", "Written"), ("verbal", "Verbal")],
-        label="Consent to store this information was given",
+        choices=[("written", gettext_lazy("Written")), ("verbal", gettext_lazy("Verbal"))],
+        label=gettext_lazy("Consent to store this information was given"),
         widget=forms.RadioSelect,
     )
     storage_consent_interpreter = forms.BooleanField(
-        required=False, label="An interpreter was used for the consent"
+        required=False, label=gettext_lazy("An interpreter was used for the consent")
     )
     confirm_new_person = forms.BooleanField(
         required=False,
-        label="I have checked: this is a different person. Open a new case.",
+        label=gettext_lazy("I have checked: this is a different person. Open a new case."),
     )
-    risk_level = forms.ChoiceField(choices=RiskLevel.choices, initial=RiskLevel.MEDIUM)
+    risk_level = forms.ChoiceField(
+        label=gettext_lazy("Risk level"), choices=RiskLevel.choices, initial=RiskLevel.MEDIUM
+    )
     trafficking_types = forms.MultipleChoiceField(
-        choices=TraffickingType.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("Trafficking types"),
+        choices=TraffickingType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
-    referral_source = forms.CharField(max_length=500, required=False)
+    referral_source = forms.CharField(
+        label=gettext_lazy("Referral source"), max_length=500, required=False
+    )
     summary = forms.CharField(
         max_length=20_000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        label="Care summary",
+        label=gettext_lazy("Care summary"),
         help_text=(
-            "Only what care needs now. Do not ask the person to retell what happened to them."
+            gettext_lazy(
+                "Only what care needs now. Do not ask the person to retell what happened to them."
+            )
         ),
     )
 
@@ -141,14 +168,18 @@ class SearchForm(forms.Form):
     name = forms.CharField(
         max_length=200,
         required=False,
-        label="Name",
-        help_text="Any words of the person's names, in any order and any script; accents "
-        "and capitals do not matter.",
+        label=gettext_lazy("Name"),
+        help_text=gettext_lazy(
+            "Any words of the person's names, in any order and any script; accents "
+            "and capitals do not matter."
+        ),
     )
-    given_name = forms.CharField(max_length=200, required=False)
-    family_name = forms.CharField(max_length=200, required=False)
-    date_of_birth = forms.DateField(required=False, widget=DateInput())
-    phone = forms.CharField(max_length=40, required=False)
+    given_name = forms.CharField(label=gettext_lazy("Given name"), max_length=200, required=False)
+    family_name = forms.CharField(label=gettext_lazy("Family name"), max_length=200, required=False)
+    date_of_birth = forms.DateField(
+        label=gettext_lazy("Date of birth"), required=False, widget=DateInput()
+    )
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=40, required=False)
 
     def criteria(self) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
@@ -156,40 +187,55 @@ class SearchForm(forms.Form):
     def clean_name(self) -> str:
         name: str = self.cleaned_data.get("name") or ""
         if name and not blind.words(name):
-            raise forms.ValidationError("Type at least one word of a name.")
+            raise forms.ValidationError(_("Type at least one word of a name."))
         return name
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not any(v not in ("", None) for v in cleaned.values()):
-            raise forms.ValidationError("Fill in at least one field to search.")
+            raise forms.ValidationError(_("Fill in at least one field to search."))
         return cleaned
 
 
 class EncounterForm(forms.Form):
     occurred_at = forms.DateTimeField(
-        label="When",
+        label=gettext_lazy("When"),
         widget=DateTimeInput(),
         validators=[validators.validate_occurred_at],
     )
     kind = forms.ChoiceField(
-        choices=[("", "Choose…"), *EncounterKind.choices],
-        error_messages={"required": "Choose the kind of encounter."},
+        label=gettext_lazy("Kind"),
+        choices=[("", gettext_lazy("Choose…")), *EncounterKind.choices],
+        error_messages={"required": gettext_lazy("Choose the kind of encounter.")},
     )
     location = forms.CharField(
-        max_length=200, required=False, label="Where", help_text="Coarse: a town or a service."
+        max_length=200,
+        required=False,
+        label=gettext_lazy("Where"),
+        help_text=gettext_lazy("Coarse: a town or a service."),
     )
-    interpreter_used = forms.BooleanField(required=False, label="An interpreter was used")
-    notes = forms.CharField(max_length=20_000, required=False, widget=forms.Textarea)
+    interpreter_used = forms.BooleanField(
+        required=False, label=gettext_lazy("An interpreter was used")
+    )
+    notes = forms.CharField(
+        label=gettext_lazy("Notes"), max_length=20_000, required=False, widget=forms.Textarea
+    )
     services_provided = forms.MultipleChoiceField(
-        choices=Service.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("Services provided"),
+        choices=Service.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
-    follow_up_date = forms.DateField(required=False, widget=DateInput(), label="Follow-up date")
+    follow_up_date = forms.DateField(
+        required=False, widget=DateInput(), label=gettext_lazy("Follow-up date")
+    )
     care_critical = forms.BooleanField(
         required=False,
-        label="Care-critical",
-        help_text="Needed for the person's safety or care (recorded even while their "
-        "consent to storage is withdrawn).",
+        label=gettext_lazy("Care-critical"),
+        help_text=gettext_lazy(
+            "Needed for the person's safety or care (recorded even while their "
+            "consent to storage is withdrawn)."
+        ),
     )
 
     CLINICAL_SECTIONS = validators.CLINICAL_SECTIONS
@@ -264,33 +310,44 @@ def _comma_list(text: str) -> list[str]:
 
 class ConsentForm(forms.Form):
     scope = forms.ChoiceField(
-        choices=[("", "Choose…"), *ConsentScope.choices],
-        label="What the person agreed to",
-        error_messages={"required": "Choose what the person agreed to."},
+        choices=[("", gettext_lazy("Choose…")), *ConsentScope.choices],
+        label=gettext_lazy("What the person agreed to"),
+        error_messages={"required": gettext_lazy("Choose what the person agreed to.")},
     )
-    recipient = forms.ChoiceField(required=False, label="Recipient (for referral or legal)")
-    purpose = forms.CharField(max_length=1000, required=False, help_text="What it is for.")
-    identity = forms.BooleanField(required=False, label="Identifying details may be shared")
+    recipient = forms.ChoiceField(
+        required=False, label=gettext_lazy("Recipient (for referral or legal)")
+    )
+    purpose = forms.CharField(
+        label=gettext_lazy("Purpose"),
+        max_length=1000,
+        required=False,
+        help_text=gettext_lazy("What it is for."),
+    )
+    identity = forms.BooleanField(
+        required=False, label=gettext_lazy("Identifying details may be shared")
+    )
     method = forms.ChoiceField(
         choices=ConsentMethod.choices,
-        label="How consent was given",
+        label=gettext_lazy("How consent was given"),
         widget=forms.RadioSelect,
-        error_messages={"required": "Choose how consent was given."},
+        error_messages={"required": gettext_lazy("Choose how consent was given.")},
     )
-    interpreter_used = forms.BooleanField(required=False, label="An interpreter was used")
+    interpreter_used = forms.BooleanField(
+        required=False, label=gettext_lazy("An interpreter was used")
+    )
     given_at = forms.DateTimeField(
-        label="Given at",
+        label=gettext_lazy("Given at"),
         widget=DateTimeInput(),
     )
     expires_at = forms.DateTimeField(
         required=False,
-        label="Ends",
+        label=gettext_lazy("Ends"),
         widget=DateTimeInput(),
     )
     form = forms.FileField(
         required=False,
-        label="Scanned signed form",
-        help_text="PDF, PNG or JPEG, up to 5 MB. Stored encrypted.",
+        label=gettext_lazy("Scanned signed form"),
+        help_text=gettext_lazy("PDF, PNG or JPEG, up to 5 MB. Stored encrypted."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -303,19 +360,35 @@ class ConsentForm(forms.Form):
         if upload is None:
             return None
         if upload.size > FORM_MAX_BYTES:
-            raise forms.ValidationError("The scanned form is larger than 5 MB.", code="too_large")
+            raise forms.ValidationError(
+                _("The scanned form is larger than 5 MB."), code="too_large"
+            )
         return bytes(upload.read())
 
 
 class OrganisationForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
     slug = forms.SlugField(
-        max_length=60, help_text="Short name used in links, e.g. riverside-clinic"
+        label=gettext_lazy("Slug"),
+        max_length=60,
+        help_text=gettext_lazy("Short name used in links, e.g. riverside-clinic"),
     )
-    contact = forms.CharField(max_length=500, required=False)
-    languages = forms.CharField(max_length=500, required=False, help_text="Comma-separated.")
-    services = forms.CharField(max_length=500, required=False, help_text="Comma-separated.")
-    verified_on = forms.DateField(required=False, label="Last verified", widget=DateInput())
+    contact = forms.CharField(label=gettext_lazy("Contact"), max_length=500, required=False)
+    languages = forms.CharField(
+        label=gettext_lazy("Languages"),
+        max_length=500,
+        required=False,
+        help_text=gettext_lazy("Comma-separated."),
+    )
+    services = forms.CharField(
+        label=gettext_lazy("Services"),
+        max_length=500,
+        required=False,
+        help_text=gettext_lazy("Comma-separated."),
+    )
+    verified_on = forms.DateField(
+        required=False, label=gettext_lazy("Last verified"), widget=DateInput()
+    )
 
     def clean_languages(self) -> list[str]:
         return _comma_list(self.cleaned_data["languages"])
@@ -325,40 +398,52 @@ class OrganisationForm(forms.Form):
 
 
 class ReferralForm(forms.Form):
-    recipient = forms.ChoiceField()
+    recipient = forms.ChoiceField(
+        label=gettext_lazy("Recipient"),
+    )
     scope = forms.ChoiceField(
-        label="Kind of disclosure",
+        label=gettext_lazy("Kind of disclosure"),
         choices=[(s.value, s.label) for s in DISCLOSURE_SCOPES],
-        help_text="Legal proceedings need their own consent.",
+        help_text=gettext_lazy("Legal proceedings need their own consent."),
     )
     purpose = forms.CharField(
+        label=gettext_lazy("Purpose"),
         max_length=1000,
-        help_text="What it is for, in the words of the survivor's consent.",
+        help_text=gettext_lazy("What it is for, in the words of the survivor's consent."),
         widget=forms.TextInput(attrs={"list": "consented-purposes"}),
     )
     sections = forms.MultipleChoiceField(
-        choices=ReferralSection.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("Sections"),
+        choices=ReferralSection.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
-    encounters_from = forms.DateField(required=False, label="Encounters from", widget=DateInput())
-    encounters_to = forms.DateField(required=False, label="Encounters to", widget=DateInput())
-    include_identity = forms.BooleanField(required=False, label="Include identity")
+    encounters_from = forms.DateField(
+        required=False, label=gettext_lazy("Encounters from"), widget=DateInput()
+    )
+    encounters_to = forms.DateField(
+        required=False, label=gettext_lazy("Encounters to"), widget=DateInput()
+    )
+    include_identity = forms.BooleanField(required=False, label=gettext_lazy("Include identity"))
     staff_names = forms.BooleanField(
-        required=False, label="Name staff (otherwise role labels such as 'Caseworker')"
+        required=False,
+        label=gettext_lazy("Name staff (otherwise role labels such as 'Caseworker')"),
     )
     # Shown from the second step on; a PDF letter unless another format is chosen.
     format = forms.ChoiceField(
+        label=gettext_lazy("Format"),
         choices=sorted(ReferralFormat.choices, key=lambda c: c[0] != ReferralFormat.PDF),
         initial=ReferralFormat.PDF,
         required=False,
     )
 
-    service = forms.ChoiceField(required=False, label="For the service (optional)")
+    service = forms.ChoiceField(required=False, label=gettext_lazy("For the service (optional)"))
 
     def __init__(self, *args: Any, services: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["recipient"].choices = _organisation_choices()  # type: ignore[attr-defined]
         self.fields["service"].choices = [  # type: ignore[attr-defined]
-            ("", "Not for one service"),
+            ("", gettext_lazy("Not for one service")),
             *(
                 (str(s.pk), f"{s.get_type_display()} ({s.get_status_display().lower()})")
                 for s in services
@@ -367,32 +452,36 @@ class ReferralForm(forms.Form):
 
 
 class GrantForm(forms.Form):
-    user = forms.CharField(max_length=150, label="Username")
+    user = forms.CharField(max_length=150, label=gettext_lazy("Username"))
     reason = forms.CharField(
+        label=gettext_lazy("Reason"),
         max_length=500,
-        help_text="Why this person needs the case (no details about the survivor).",
+        help_text=gettext_lazy("Why this person needs the case (no details about the survivor)."),
     )
     expires_at = forms.DateTimeField(
         required=False,
-        label="Access ends",
+        label=gettext_lazy("Access ends"),
         widget=DateTimeInput(),
     )
 
 
 class BreakGlassForm(forms.Form):
-    reference = forms.CharField(max_length=32, label="Case reference")
+    reference = forms.CharField(max_length=32, label=gettext_lazy("Case reference"))
     reason = forms.CharField(
+        label=gettext_lazy("Reason"),
         min_length=10,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Why you need this case now. The data protection officer reviews every use.",
+        help_text=gettext_lazy(
+            "Why you need this case now. The data protection officer reviews every use."
+        ),
     )
 
 
 class ReassignForm(forms.Form):
-    reference = forms.CharField(max_length=32)
-    from_user = forms.CharField(max_length=150, required=False)
-    to_user = forms.CharField(max_length=150, label="Reassign to")
+    reference = forms.CharField(label=gettext_lazy("Case reference"), max_length=32)
+    from_user = forms.CharField(label=gettext_lazy("From"), max_length=150, required=False)
+    to_user = forms.CharField(max_length=150, label=gettext_lazy("Reassign to"))
 
 
 # --- the case's life ----------------------------------------------------------------
@@ -408,18 +497,24 @@ class VersionField(forms.IntegerField):
 
 
 class CaseFactsForm(forms.Form):
-    risk_level = forms.ChoiceField(choices=RiskLevel.choices, label="Risk level")
+    risk_level = forms.ChoiceField(choices=RiskLevel.choices, label=gettext_lazy("Risk level"))
     trafficking_types = forms.MultipleChoiceField(
-        choices=TraffickingType.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("Trafficking types"),
+        choices=TraffickingType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
-    referral_source = forms.CharField(max_length=500, required=False)
+    referral_source = forms.CharField(
+        label=gettext_lazy("Referral source"), max_length=500, required=False
+    )
     summary = forms.CharField(
         max_length=20_000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 5}),
-        label="Care summary",
-        help_text="Only what care needs now. Do not ask the person to retell what happened "
-        "to them.",
+        label=gettext_lazy("Care summary"),
+        help_text=gettext_lazy(
+            "Only what care needs now. Do not ask the person to retell what happened to them."
+        ),
     )
     version = VersionField()
 
@@ -447,28 +542,29 @@ class CloseForm(forms.Form):
     reason = forms.ChoiceField(
         choices=CloseReason.choices,
         widget=forms.RadioSelect,
-        label="Why the case closes",
-        error_messages={"required": "Choose why the case closes."},
+        label=gettext_lazy("Why the case closes"),
+        error_messages={"required": gettext_lazy("Choose why the case closes.")},
     )
     note = forms.CharField(
+        label=gettext_lazy("Note"),
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="What the next person to open this case should know.",
+        help_text=gettext_lazy("What the next person to open this case should know."),
     )
     checklist = forms.MultipleChoiceField(
         choices=list(CLOSURE_CHECKLIST.items()),
         widget=forms.CheckboxSelectMultiple,
-        label="Before closing",
-        help_text="Confirm each point.",
-        error_messages={"required": "Confirm each point before closing."},
+        label=gettext_lazy("Before closing"),
+        help_text=gettext_lazy("Confirm each point."),
+        error_messages={"required": gettext_lazy("Confirm each point before closing.")},
     )
     version = VersionField()
 
     def clean_checklist(self) -> dict[str, bool]:
         chosen = set(self.cleaned_data.get("checklist") or [])
         if chosen != set(CLOSURE_CHECKLIST):
-            raise forms.ValidationError("Confirm each point before closing.", code="required")
+            raise forms.ValidationError(_("Confirm each point before closing."), code="required")
         return {item: True for item in CLOSURE_CHECKLIST}
 
 
@@ -476,8 +572,8 @@ class ReopenForm(forms.Form):
     reason = forms.CharField(
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Why the case reopens",
-        error_messages={"required": "Say why the case reopens."},
+        label=gettext_lazy("Why the case reopens"),
+        error_messages={"required": gettext_lazy("Say why the case reopens.")},
     )
     version = VersionField()
 
@@ -507,14 +603,19 @@ class IdentityEditForm(IdentityFieldsMixin):
 
 class GoalForm(forms.Form):
     goal = forms.CharField(
+        label=gettext_lazy("Goal"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="In the person's own words, as agreed with them.",
-        error_messages={"required": "Write the goal as agreed with the person."},
+        help_text=gettext_lazy("In the person's own words, as agreed with them."),
+        error_messages={"required": gettext_lazy("Write the goal as agreed with the person.")},
     )
-    agreed_on = forms.DateField(widget=DateInput(), label="Agreed on")
-    review_on = forms.DateField(widget=DateInput(), required=False, label="Review together on")
-    status = forms.ChoiceField(choices=GoalStatus.choices, initial=GoalStatus.AGREED)
+    agreed_on = forms.DateField(widget=DateInput(), label=gettext_lazy("Agreed on"))
+    review_on = forms.DateField(
+        widget=DateInput(), required=False, label=gettext_lazy("Review together on")
+    )
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"), choices=GoalStatus.choices, initial=GoalStatus.AGREED
+    )
     version = VersionField(required=False)
 
     @staticmethod
@@ -532,7 +633,7 @@ class GoalForm(forms.Form):
 
 
 def _team_choices(case: Any, **roles: Any) -> list[tuple[str, str]]:
-    return [("", "Whoever takes it")] + [
+    return [("", str(gettext_lazy("Whoever takes it")))] + [
         (u.username, f"{u.get_full_name() or u.username} ({u.get_role_display()})")
         for u in selectors.team_members(team_id=case.team_id, **roles)
     ]
@@ -540,21 +641,29 @@ def _team_choices(case: Any, **roles: Any) -> list[tuple[str, str]]:
 
 class ServiceForm(forms.Form):
     type = forms.ChoiceField(
-        choices=[("", "Choose…"), *ServiceType.choices],
-        label="Service",
-        error_messages={"required": "Choose the service."},
+        choices=[("", gettext_lazy("Choose…")), *ServiceType.choices],
+        label=gettext_lazy("Service"),
+        error_messages={"required": gettext_lazy("Choose the service.")},
     )
-    status = forms.ChoiceField(choices=ServiceStatus.choices, initial=ServiceStatus.NEEDED)
-    provider = forms.ChoiceField(required=False, label="Provider (from the directory)")
-    due_on = forms.DateField(widget=DateInput(), required=False, label="Due")
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"), choices=ServiceStatus.choices, initial=ServiceStatus.NEEDED
+    )
+    provider = forms.ChoiceField(
+        required=False, label=gettext_lazy("Provider (from the directory)")
+    )
+    due_on = forms.DateField(widget=DateInput(), required=False, label=gettext_lazy("Due"))
     notes = forms.CharField(
-        max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=gettext_lazy("Notes"),
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     version = VersionField(required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = [("", "Not chosen yet"), *_organisation_choices()]  # type: ignore[attr-defined]
+        choices = [("", gettext_lazy("Not chosen yet")), *_organisation_choices()]
+        self.fields["provider"].choices = choices  # type: ignore[attr-defined]
 
     @staticmethod
     def initial_from(service: Any) -> dict[str, Any]:
@@ -581,12 +690,12 @@ class ServiceForm(forms.Form):
 class TaskForm(forms.Form):
     title = forms.CharField(
         max_length=500,
-        label="What is to be done",
-        error_messages={"required": "Say what is to be done."},
+        label=gettext_lazy("What is to be done"),
+        error_messages={"required": gettext_lazy("Say what is to be done.")},
     )
-    due_on = forms.DateField(widget=DateInput(), label="Due")
-    assigned_to = forms.ChoiceField(required=False, label="For")
-    done = forms.BooleanField(required=False, label="Done")
+    due_on = forms.DateField(widget=DateInput(), label=gettext_lazy("Due"))
+    assigned_to = forms.ChoiceField(required=False, label=gettext_lazy("For"))
+    done = forms.BooleanField(required=False, label=gettext_lazy("Done"))
     version = VersionField(required=False)
 
     def __init__(self, *args: Any, case: Any, **kwargs: Any) -> None:
@@ -615,13 +724,19 @@ class TaskForm(forms.Form):
 
 class AttachmentForm(forms.Form):
     kind = forms.ChoiceField(
+        label=gettext_lazy("Kind"),
         choices=AttachmentKind.choices,
         widget=forms.RadioSelect,
-        error_messages={"required": "Choose photo or document."},
+        error_messages={"required": gettext_lazy("Choose photo or document.")},
     )
-    title = forms.CharField(max_length=200, help_text="A few words; no names.")
+    title = forms.CharField(
+        label=gettext_lazy("Title"),
+        max_length=200,
+        help_text=gettext_lazy("A few words; no names."),
+    )
     file = forms.FileField(
-        help_text="PDF, JPEG or PNG. Photos lose their location and camera data."
+        label=gettext_lazy("File"),
+        help_text=gettext_lazy("PDF, JPEG or PNG. Photos lose their location and camera data."),
     )
 
 
@@ -629,7 +744,7 @@ class ReferralStatusForm(forms.Form):
     status = forms.ChoiceField(
         choices=ReceiverStatus.choices,
         widget=forms.RadioSelect,
-        label="What the receiving organisation answered",
+        label=gettext_lazy("What the receiving organisation answered"),
     )
 
 
@@ -637,9 +752,9 @@ class WithdrawForm(forms.Form):
     reason = forms.CharField(
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Why the consent is withdrawn",
-        help_text="For example: the person asked in a session today.",
-        error_messages={"required": "Say why the consent is withdrawn."},
+        label=gettext_lazy("Why the consent is withdrawn"),
+        help_text=gettext_lazy("For example: the person asked in a session today."),
+        error_messages={"required": gettext_lazy("Say why the consent is withdrawn.")},
     )
 
 
@@ -647,12 +762,12 @@ class RevokeForm(forms.Form):
     reason = forms.CharField(
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Why this access ends",
-        error_messages={"required": "Say why this access ends."},
+        label=gettext_lazy("Why this access ends"),
+        error_messages={"required": gettext_lazy("Say why this access ends.")},
     )
-    reassign_to = forms.ChoiceField(required=False, label="Who takes the case over")
+    reassign_to = forms.ChoiceField(required=False, label=gettext_lazy("Who takes the case over"))
     leave_unassigned = forms.BooleanField(
-        required=False, label="Leave the case without an assigned worker for now"
+        required=False, label=gettext_lazy("Leave the case without an assigned worker for now")
     )
 
     def __init__(self, *args: Any, case: Any, last_assignment: bool, **kwargs: Any) -> None:
@@ -661,7 +776,7 @@ class RevokeForm(forms.Form):
         if last_assignment:
             workers = _team_choices(case, roles=("caseworker", "clinician"))
             members = [choice for choice in workers if choice[0]]
-            self.fields["reassign_to"].choices = [("", "Choose…"), *members]  # type: ignore[attr-defined]
+            self.fields["reassign_to"].choices = [("", gettext_lazy("Choose…")), *members]  # type: ignore[attr-defined]
         else:
             del self.fields["reassign_to"]
             del self.fields["leave_unassigned"]
@@ -682,19 +797,22 @@ class DueFilterForm(forms.Form):
     when = forms.ChoiceField(
         required=False,
         choices=[
-            ("", "Up to a week ahead"),
-            ("overdue", "Overdue"),
-            ("today", "Today"),
-            ("week", "This week"),
+            ("", gettext_lazy("Up to a week ahead")),
+            ("overdue", gettext_lazy("Overdue")),
+            ("today", gettext_lazy("Today")),
+            ("week", gettext_lazy("This week")),
         ],
-        label="Due",
+        label=gettext_lazy("Due"),
     )
     sort = forms.ChoiceField(
         required=False,
-        choices=[("due", "By date"), ("risk", "By risk, highest first")],
-        label="Order",
+        choices=[
+            ("due", gettext_lazy("By date")),
+            ("risk", gettext_lazy("By risk, highest first")),
+        ],
+        label=gettext_lazy("Order"),
     )
-    mine = forms.BooleanField(required=False, label="Only my cases and tasks")
+    mine = forms.BooleanField(required=False, label=gettext_lazy("Only my cases and tasks"))
 
 
 # --- after care -----------------------------------------------------------------------
@@ -706,13 +824,15 @@ class LegalHoldForm(forms.Form):
     reason = forms.CharField(
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Why",
-        help_text="For example the proceedings the records are evidence in. Kept encrypted.",
-        error_messages={"required": "Say why."},
+        label=gettext_lazy("Why"),
+        help_text=gettext_lazy(
+            "For example the proceedings the records are evidence in. Kept encrypted."
+        ),
+        error_messages={"required": gettext_lazy("Say why.")},
     )
     confirm = forms.BooleanField(
-        label="I confirm this change to what happens to the records",
-        error_messages={"required": "Confirm, or go back to the case."},
+        label=gettext_lazy("I confirm this change to what happens to the records"),
+        error_messages={"required": gettext_lazy("Confirm, or go back to the case.")},
     )
 
 
@@ -720,73 +840,92 @@ class SubjectRequestForm(forms.Form):
     kind = forms.ChoiceField(
         choices=RequestKind.choices,
         widget=forms.RadioSelect,
-        label="What the person asks for",
-        error_messages={"required": "Choose a copy or erasure."},
+        label=gettext_lazy("What the person asks for"),
+        error_messages={"required": gettext_lazy("Choose a copy or erasure.")},
     )
     format = forms.ChoiceField(
-        choices=[("pdf", "PDF, encrypted with a passphrase"), ("json", "JSON (machine-readable)")],
+        choices=[
+            ("pdf", gettext_lazy("PDF, encrypted with a passphrase")),
+            ("json", gettext_lazy("JSON (machine-readable)")),
+        ],
         widget=forms.RadioSelect,
         initial="pdf",
         required=False,
-        label="Form of the copy",
-        help_text="Only for a copy.",
+        label=gettext_lazy("Form of the copy"),
+        help_text=gettext_lazy("Only for a copy."),
     )
     reason = forms.CharField(
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="How the request was made",
-        help_text="For example: asked in person at the 3 March session, identity checked.",
-        error_messages={"required": "Say how the person asked."},
+        label=gettext_lazy("How the request was made"),
+        help_text=gettext_lazy(
+            "For example: asked in person at the 3 March session, identity checked."
+        ),
+        error_messages={"required": gettext_lazy("Say how the person asked.")},
     )
     confirm = forms.BooleanField(
-        label="The person asked for this themselves, or through someone entitled to ask",
-        error_messages={"required": "Confirm that the person asked."},
+        label=gettext_lazy(
+            "The person asked for this themselves, or through someone entitled to ask"
+        ),
+        error_messages={"required": gettext_lazy("Confirm that the person asked.")},
     )
 
 
 class DecideForm(forms.Form):
     decision = forms.ChoiceField(
-        choices=[("approve", "Approve"), ("refuse", "Refuse")],
+        choices=[("approve", gettext_lazy("Approve")), ("refuse", gettext_lazy("Refuse"))],
         widget=forms.RadioSelect,
-        label="Decision",
-        error_messages={"required": "Choose approve or refuse."},
+        label=gettext_lazy("Decision"),
+        error_messages={"required": gettext_lazy("Choose approve or refuse.")},
     )
     note = forms.CharField(
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Note",
-        help_text="Why, especially for a refusal. Kept encrypted under the person's key.",
+        label=gettext_lazy("Note"),
+        help_text=gettext_lazy(
+            "Why, especially for a refusal. Kept encrypted under the person's key."
+        ),
     )
     confirm = forms.BooleanField(
-        label="I checked the request; approving an erasure destroys the records at once",
-        error_messages={"required": "Confirm the decision."},
+        label=gettext_lazy(
+            "I checked the request; approving an erasure destroys the records at once"
+        ),
+        error_messages={"required": gettext_lazy("Confirm the decision.")},
     )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("decision") == "refuse" and not (data.get("note") or "").strip():
-            self.add_error("note", "Say why the request is refused.")
+            self.add_error("note", gettext_lazy("Say why the request is refused."))
         return data
 
 
 class StatisticsForm(forms.Form):
     by = forms.ChoiceField(
         choices=[
-            ("risk_level", "Risk level"),
-            ("trafficking_types", "Trafficking type"),
-            ("status", "Status"),
-            ("kind", "Kind of encounter"),
-            ("month", "Month only"),
+            ("risk_level", gettext_lazy("Risk level")),
+            ("trafficking_types", gettext_lazy("Trafficking type")),
+            ("status", gettext_lazy("Status")),
+            ("kind", gettext_lazy("Kind of encounter")),
+            ("month", gettext_lazy("Month only")),
         ],
         required=False,
-        label="Count by",
+        label=gettext_lazy("Count by"),
     )
     since = forms.CharField(
-        required=False, max_length=7, label="From month", help_text="YYYY-MM", strip=True
+        required=False,
+        max_length=7,
+        label=gettext_lazy("From month"),
+        help_text=gettext_lazy("YYYY-MM"),
+        strip=True,
     )
     until = forms.CharField(
-        required=False, max_length=7, label="To month", help_text="YYYY-MM", strip=True
+        required=False,
+        max_length=7,
+        label=gettext_lazy("To month"),
+        help_text=gettext_lazy("YYYY-MM"),
+        strip=True,
     )
 
 
@@ -794,28 +933,35 @@ class TransferRequestForm(forms.Form):
     reason = forms.CharField(
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        label="Why you would like to hand this case over",
-        help_text="Private: only you and your supervisor read it. It is not part of the "
-        "case and the person never sees it.",
-        error_messages={"required": "Say why, in a few words; it stays between you two."},
+        label=gettext_lazy("Why you would like to hand this case over"),
+        help_text=gettext_lazy(
+            "Private: only you and your supervisor read it. It is not part of the "
+            "case and the person never sees it."
+        ),
+        error_messages={
+            "required": gettext_lazy("Say why, in a few words; it stays between you two.")
+        },
     )
 
 
 class TransferDecideForm(forms.Form):
     request = forms.UUIDField(widget=forms.HiddenInput)
     decision = forms.ChoiceField(
-        choices=[("approve", "Approve: hand the case over"), ("decline", "Decline")],
+        choices=[
+            ("approve", gettext_lazy("Approve: hand the case over")),
+            ("decline", gettext_lazy("Decline")),
+        ],
         widget=forms.RadioSelect,
-        label="Decision",
-        error_messages={"required": "Choose approve or decline."},
+        label=gettext_lazy("Decision"),
+        error_messages={"required": gettext_lazy("Choose approve or decline.")},
     )
     to_user = forms.CharField(
-        max_length=150, required=False, label="Who takes the case over (approve)"
+        max_length=150, required=False, label=gettext_lazy("Who takes the case over (approve)")
     )
     note = forms.CharField(
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Note",
-        help_text="Approve: the handover note the new worker reads. Decline: why.",
+        label=gettext_lazy("Note"),
+        help_text=gettext_lazy("Approve: the handover note the new worker reads. Decline: why."),
     )

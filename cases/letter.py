@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from fontTools.ttLib import TTFont
 from fontTools.varLib import instancer
 from fpdf import FPDF
@@ -154,7 +155,8 @@ class _Letter(FPDF):
         self.set_y(-14)
         self.set_font("Latin", size=8)
         self.set_text_color(110, 0, 0)
-        self.multi_cell(0, 4, f"{self.mark} · page {self.page_no()} of {{nb}}", align=Align.C)
+        page = _("page %(number)s of %(count)s") % {"number": self.page_no(), "count": "{nb}"}
+        self.multi_cell(0, 4, f"{self.mark} · {page}", align=Align.C)
 
 
 STYLE = {  # kind -> (font size, bold, space before)

@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from access.roles import Role
 from audit.selectors import events_about
@@ -43,26 +44,27 @@ from cases.models import (
     Referral,
     Revision,
 )
+from haven.i18n import first_offered
 
 FORMAT_ID = "haven-subject-access/1"
 
 ACCESS_KINDS = {
-    "case": "Opened or changed the case",
-    "identity": "Saw or corrected the identity",
-    "clinical": "Saw or recorded health information",
-    "encounter": "Read or recorded an encounter",
-    "consent": "Read or recorded a consent",
-    "referral": "Prepared or sent a referral",
-    "attachment": "Opened or added a document",
-    "grant": "Gave or ended someone's access",
-    "break_glass": "Emergency access",
-    "plan": "Read or changed the plan",
-    "goal": "Read or changed the plan",
-    "service": "Read or changed a service",
-    "task": "Read or changed a task",
-    "legal_hold": "Legal hold",
-    "subject_request": "Your request for your data",
-    "intake": "Checked for an earlier record",
+    "case": gettext_lazy("Opened or changed the case"),
+    "identity": gettext_lazy("Saw or corrected the identity"),
+    "clinical": gettext_lazy("Saw or recorded health information"),
+    "encounter": gettext_lazy("Read or recorded an encounter"),
+    "consent": gettext_lazy("Read or recorded a consent"),
+    "referral": gettext_lazy("Prepared or sent a referral"),
+    "attachment": gettext_lazy("Opened or added a document"),
+    "grant": gettext_lazy("Gave or ended someone's access"),
+    "break_glass": gettext_lazy("Emergency access"),
+    "plan": gettext_lazy("Read or changed the plan"),
+    "goal": gettext_lazy("Read or changed the plan"),
+    "service": gettext_lazy("Read or changed a service"),
+    "task": gettext_lazy("Read or changed a task"),
+    "legal_hold": gettext_lazy("Legal hold"),
+    "subject_request": gettext_lazy("Your request for your data"),
+    "intake": gettext_lazy("Checked for an earlier record"),
 }
 
 
@@ -74,19 +76,13 @@ def role_label(role: str) -> str:
 
 
 def access_kind(action: str) -> str:
-    return _(ACCESS_KINDS.get(action.split(".", 1)[0], "Other access"))
+    return str(ACCESS_KINDS.get(action.split(".", 1)[0], _("Other access")))
 
 
 def language_for(identity: Identity | None) -> str:
-    """The first of the survivor's languages that Haven's interface offers (by code or
-    by name), else the default language."""
-    offered = {code.lower(): code for code, _name in settings.LANGUAGES}
-    offered.update({str(name).lower(): code for code, name in settings.LANGUAGES})
-    for spoken in (identity.languages if identity is not None else None) or []:
-        code = offered.get(str(spoken).strip().lower())
-        if code is not None:
-            return code
-    return str(settings.LANGUAGE_CODE)
+    """The first of the survivor's languages that Haven's interface offers (by code, by
+    its English name or by its own name), else the default language."""
+    return first_offered((identity.languages if identity is not None else None) or [])
 
 
 def _iso(value: Any) -> Any:

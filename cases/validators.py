@@ -7,6 +7,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 EARLIEST_ENCOUNTER = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
@@ -17,18 +18,18 @@ MAX_LIST_ITEMS = 20
 
 def validate_birth_date(value: dt.date) -> None:
     if value > timezone.localdate():
-        raise ValidationError("Date of birth cannot be in the future.", code="impossible_date")
+        raise ValidationError(_("Date of birth cannot be in the future."), code="impossible_date")
     if value < EARLIEST_BIRTH:
-        raise ValidationError("Date of birth is implausibly early.", code="impossible_date")
+        raise ValidationError(_("Date of birth is implausibly early."), code="impossible_date")
 
 
 def validate_occurred_at(value: dt.datetime) -> None:
     if timezone.is_naive(value):
-        raise ValidationError("A time zone is required.", code="invalid")
+        raise ValidationError(_("A time zone is required."), code="invalid")
     if value > timezone.now() + MAX_FUTURE_ENCOUNTER:
-        raise ValidationError("An encounter cannot be in the future.", code="impossible_date")
+        raise ValidationError(_("An encounter cannot be in the future."), code="impossible_date")
     if value < EARLIEST_ENCOUNTER:
-        raise ValidationError("Encounter date is implausibly early.", code="impossible_date")
+        raise ValidationError(_("Encounter date is implausibly early."), code="impossible_date")
 
 
 def validate_follow_up(value: dt.date, anchor: dt.date | None = None) -> None:
@@ -37,7 +38,7 @@ def validate_follow_up(value: dt.date, anchor: dt.date | None = None) -> None:
     new one."""
     anchor = anchor or timezone.localdate()
     if value < anchor - dt.timedelta(days=366) or value > anchor + MAX_FOLLOW_UP_AHEAD:
-        raise ValidationError("This date is out of range.", code="impossible_date")
+        raise ValidationError(_("This date is out of range."), code="impossible_date")
 
 
 def validate_plan_dates(agreed_on: dt.date | None, review_on: dt.date | None) -> None:
@@ -93,14 +94,14 @@ MEDICATION_STATUSES = (
 def validate_code(value: str) -> None:
     if not FHIR_CODE.match(value):
         raise ValidationError(
-            "A code is a FHIR token: no spaces at the ends, no double spaces.", code="invalid"
+            _("A code is a FHIR token: no spaces at the ends, no double spaces."), code="invalid"
         )
 
 
 def validate_system(value: str) -> None:
     if not FHIR_URI.match(value) or ":" not in value:
         raise ValidationError(
-            "A code system is a URI such as http://snomed.info/sct.", code="invalid"
+            _("A code system is a URI such as http://snomed.info/sct."), code="invalid"
         )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 from csp.constants import NONE, SELF
+from django.conf.locale import LANG_INFO
 
 from config import env as haven_env
 from config.env import BASE_DIR, DEMO, RELAXED, VAR_DIR, env, mandatory_secret
@@ -43,9 +45,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "haven.i18n.StaffLanguageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -69,6 +73,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "haven.i18n.context",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "access.context_processors.staff",
@@ -113,10 +119,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-gb"
-# The interface languages staff may choose (codes as in Django's LANGUAGES).
-HAVEN_LANGUAGES: list[str] = env.list("HAVEN_LANGUAGES", default=["en"])
-TIME_ZONE = env.str("HAVEN_TIME_ZONE", default="UTC")
+# The interface languages staff may choose (codes as in Django's LANGUAGES; each needs a
+# catalogue under locale/, English is the source). The first is the default.
+HAVEN_LANGUAGES: list[str] = env.list("HAVEN_LANGUAGES", default=["en", "fr", "es", "ar", "ru"])
+LANGUAGE_CODE = HAVEN_LANGUAGES[0] if HAVEN_LANGUAGES else "en"
+LANGUAGES = [(code, LANG_INFO.get(code, {}).get("name", code)) for code in HAVEN_LANGUAGES]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["haven.formats"]
+LANGUAGE_COOKIE_SECURE = not RELAXED
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+# The organisation's time zone: every page and export shows times in it.
+TIME_ZONE = env.str("TIME_ZONE", default=env.str("HAVEN_TIME_ZONE", default="UTC"))
 USE_I18N = True
 USE_TZ = True
 
@@ -289,6 +303,21 @@ HAVEN_SESSION_MAX_SECONDS = env.int("HAVEN_SESSION_MAX_SECONDS", default=12 * 36
 HAVEN_DRAFT_DAYS = env.int("HAVEN_DRAFT_DAYS", default=7)
 # Clinical supervision (AS8-3): a staff member whose last session is older is overdue.
 HAVEN_SUPERVISION_DAYS = env.int("HAVEN_SUPERVISION_DAYS", default=30)
+# The audit log's sequencer: "thread" runs one in each app process, a short while after
+# events are written; "off" leaves it to `manage.py audit_sequencer` (and the tests).
+HAVEN_AUDIT_SEQUENCER = env.str("HAVEN_AUDIT_SEQUENCER", default="thread")
+HAVEN_AUDIT_SEQUENCE_SECONDS = env.float("HAVEN_AUDIT_SEQUENCE_SECONDS", default=0.5)
+# Forwarding the audit log to outside collectors as it is sequenced (audit.forward,
+# docs/deployment.md): RFC 5424 syslog over TCP ("tcp://host:601") or TLS
+# ("tls://host:6514", checked against HAVEN_SYSLOG_CA or the system's CAs), and FHIR
+# AuditEvents (IHE BALP) posted as batch bundles to a FHIR server's base URL.
+HAVEN_AUDIT_SOURCE = env.str("HAVEN_AUDIT_SOURCE", default=socket.gethostname() or "haven")
+HAVEN_SYSLOG_URL = env.str("HAVEN_SYSLOG_URL", default="")
+HAVEN_SYSLOG_CA = env.str("HAVEN_SYSLOG_CA", default="")
+HAVEN_FHIR_AUDIT_URL = env.str("HAVEN_FHIR_AUDIT_URL", default="")
+HAVEN_FHIR_AUDIT_CA = env.str("HAVEN_FHIR_AUDIT_CA", default="")
+HAVEN_FHIR_AUDIT_TOKEN_FILE = env.str("HAVEN_FHIR_AUDIT_TOKEN_FILE", default="")
+HAVEN_FORWARD_TIMEOUT_SECONDS = env.float("HAVEN_FORWARD_TIMEOUT_SECONDS", default=10.0)
 HAVEN_REQUIRE_2FA = env.bool("HAVEN_REQUIRE_2FA", default=not DEMO)
 
 # --- sign-in hardening (AS9-STO-5) ---

@@ -29,6 +29,7 @@ os.environ.setdefault("HAVEN_ATTACHMENT_DIR", str(_keyring_dir / "attachments"))
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("HAVEN_AUDIT_SEQUENCER", "off")  # tests sequence explicitly
 
 from config.settings import *  # noqa: E402,F403
 

@@ -32,6 +32,7 @@ urlpatterns = [
     path("", access_views.home, name="home"),
     path("login/", HavenLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("language/", access_views.language, name="language"),
     path("account/2fa/", access_views.second_factor, name="2fa"),
     path(
         "account/drafts/<uuid:draft_id>/discard/",

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -24,15 +25,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from access.crypto.errors import TAMPERING, DecryptionFailed
+from audit.models import Outcome
+from audit.services import event_record
 from haven.errors import HavenError
+from haven.references import normalise
 
 ERROR = inline_serializer(
     "Error",
     fields={
-        "code": serializers.CharField(help_text="stable, machine-readable"),
-        "detail": serializers.CharField(help_text="for people; never echoes the input"),
+        "code": serializers.CharField(help_text=_("stable, machine-readable")),
+        "detail": serializers.CharField(help_text=_("for people; never echoes the input")),
         "errors": serializers.DictField(
-            required=False, help_text="per field: lists of {code, message}"
+            required=False, help_text=_("per field: lists of {code, message}")
         ),
     },
 )
@@ -42,7 +47,7 @@ CONFLICT = inline_serializer(
         "code": serializers.CharField(),
         "detail": serializers.CharField(),
         "current_version": serializers.IntegerField(
-            required=False, help_text="for stale_version: the version now stored"
+            required=False, help_text=_("for stale_version: the version now stored")
         ),
     },
 )
@@ -142,7 +147,7 @@ def declare_common_responses(result: dict[str, Any], **kwargs: Any) -> dict[str,
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
+    default_detail = _("The request body is too large.")
     default_code = "payload_too_large"
 
 
@@ -265,10 +270,40 @@ def _drf_validation(exc: DjangoValidationError) -> exceptions.ValidationError:
     return exceptions.ValidationError({"non_field_errors": details(exc.error_list)})
 
 
+security_logger = logging.getLogger("haven.security")
+
+
+def record_tampering(request: Any, exc: Exception) -> None:
+    """A ciphertext that does not open (swapped between rows or fields, or corrupted)
+    is a security event: logged, written to the audit log as ``crypto.decrypt_failed``
+    with where it happened (model and field, never a value) and the case, and raised as
+    an anomaly for the DPO by the next scan. The read itself has failed closed."""
+    if not isinstance(exc, TAMPERING):
+        return
+    place = getattr(exc, "place", "") or "unknown"
+    match = getattr(request, "resolver_match", None)
+    raw = match.kwargs.get("reference", "") if match is not None else ""
+    reference = normalise(raw) if isinstance(raw, str) and raw else None
+    security_logger.error("ciphertext refused at %s (%s)", place, type(exc).__name__)
+    user = getattr(request, "user", None)
+    try:
+        event_record(
+            actor=user if getattr(user, "is_authenticated", False) else None,
+            action="crypto.decrypt_failed",
+            outcome=Outcome.DENIED,
+            case_reference=reference or "",
+            reason="tampered" if isinstance(exc, DecryptionFailed) else "unknown_key",
+            detail={"place": place.lower()[:64]},
+        )
+    except Exception:  # the answer is already an error; the log line above stands
+        security_logger.exception("could not record the decryption failure")
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every API error is JSON ``{"code": <stable>, "detail": <human>}`` (validation
     errors add ``errors`` per field); nothing in it echoes the submitted values."""
     if isinstance(exc, HavenError):
+        record_tampering(context.get("request"), exc)
         if exc.status >= 500:
             logger.error("refused (%s): %s", exc.code, type(exc).__name__)
         return Response(exc.as_dict(), status=exc.status)

@@ -12,22 +12,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 
 class HavenError(Exception):
     code: str = "invalid"
     status: int = 400
-    default_detail: str = "The request could not be carried out."
+    # Lazy: class defaults are put in the reader's language when the answer is written.
+    default_detail: str | Promise = _("The request could not be carried out.")
 
     def __init__(
         self,
-        detail: str | None = None,
+        detail: str | Promise | None = None,
         *,
         code: str | None = None,
         status: int | None = None,
         **extra: Any,
     ) -> None:
-        self.detail = detail or self.default_detail
-        super().__init__(self.detail)
+        self.detail: str | Promise = detail or self.default_detail
+        super().__init__(str(self.detail))
         # Instance values shadow the class defaults when a raise site is more precise.
         if code is not None:
             self.code = code
@@ -39,7 +43,7 @@ class HavenError(Exception):
     def public_detail(self) -> str:
         """What people are told. For a server-side failure (5xx) the raise site's words
         are for the log only; the answer says the generic thing."""
-        return self.default_detail if self.status >= 500 else self.detail
+        return str(self.default_detail if self.status >= 500 else self.detail)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON body of the error: ``code``, ``detail`` and any extra fields (such
@@ -50,25 +54,25 @@ class HavenError(Exception):
 class NotFound(HavenError):
     code = "not_found"
     status = 404
-    default_detail = "There is nothing here that you can open."
+    default_detail = _("There is nothing here that you can open.")
 
 
 class Forbidden(HavenError):
     code = "permission_denied"
     status = 403
-    default_detail = "Your role does not allow this. The attempt was recorded."
+    default_detail = _("Your role does not allow this. The attempt was recorded.")
 
 
 class Conflict(HavenError):
     code = "conflict"
     status = 409
-    default_detail = "This conflicts with what is stored now."
+    default_detail = _("This conflicts with what is stored now.")
 
 
 class Gone(HavenError):
     code = "gone"
     status = 410
-    default_detail = "This is no longer available."
+    default_detail = _("This is no longer available.")
 
 
 class ServerRefusal(HavenError):
@@ -77,4 +81,4 @@ class ServerRefusal(HavenError):
 
     code = "server_error"
     status = 500
-    default_detail = "The error was logged. Please try again."
+    default_detail = _("The error was logged. Please try again.")

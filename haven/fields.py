@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from haven.no_echo import unknown_keys_errors
@@ -13,7 +14,7 @@ from haven.no_echo import unknown_keys_errors
 # What a text field accepts, stated so the OpenAPI schema says it too: no NUL character,
 # and at least one character that is not white space (a blank text is no text).
 TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
-TEXT = RegexValidator(TEXT_PATTERN, message="Give some text, with no NUL characters.")
+TEXT = RegexValidator(TEXT_PATTERN, message=_("Give some text, with no NUL characters."))
 
 
 class StrictCharField(serializers.CharField):

@@ -25,21 +25,23 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from haven.api import API_PREFIX, json_error
+from haven.api import API_PREFIX, json_error, record_tampering
 from haven.errors import HavenError
 
 logger = logging.getLogger("haven.web")
 
 TITLES = {
-    400: "Not possible",
-    403: "Not allowed",
-    404: "Not found",
-    409: "Changed meanwhile",
-    410: "Erased",
-    422: "Not possible",
-    500: "Something went wrong",
-    503: "Not available",
+    400: gettext_lazy("Not possible"),
+    403: gettext_lazy("Not allowed"),
+    404: gettext_lazy("Not found"),
+    409: gettext_lazy("Changed meanwhile"),
+    410: gettext_lazy("Erased"),
+    422: gettext_lazy("Not possible"),
+    500: gettext_lazy("Something went wrong"),
+    503: gettext_lazy("Not available"),
 }
 
 
@@ -66,6 +68,7 @@ class HavenErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, HavenError):
             return None
+        record_tampering(request, exception)
         if exception.status >= 500:
             logger.error("refused (%s): %s", exception.code, type(exception).__name__)
         return error_page(request, exception.status, exception.public_detail)
@@ -161,16 +164,16 @@ def refusals_as_messages(
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return error_page(request, 400, "The request could not be understood.")
+    return error_page(request, 400, _("The request could not be understood."))
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return error_page(request, 403, "Your role does not allow this. The attempt was recorded.")
+    return error_page(request, 403, _("Your role does not allow this. The attempt was recorded."))
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return error_page(request, 404, "There is nothing here that you can open.")
+    return error_page(request, 404, _("There is nothing here that you can open."))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return error_page(request, 500, "The error was logged. Please try again.")
+    return error_page(request, 500, _("The error was logged. Please try again."))

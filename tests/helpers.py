@@ -3,17 +3,21 @@ and reading a page's forms as a browser would submit them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
+import pytest
 from django.db import connection
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.oath import totp
+from django_otp.oath import hotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from access.models import User
@@ -27,11 +31,16 @@ def totp_device(user: User) -> TOTPDevice:
 
 
 def current_code(device: TOTPDevice, *, steps_ahead: int = 0) -> str:
-    """The authenticator's code. A code is accepted once (replay protection), so a second
-    sign-in within the same 30 s uses the next step's code (within the drift tolerance)."""
-    code = totp(
-        device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=steps_ahead
-    )
+    """The authenticator's code, as a phone whose clock the device has learned would
+    show it. A code is accepted once (replay protection), so a second sign-in within the
+    same 30 s passes ``steps_ahead=1``. The step follows the device's learned drift and
+    is never one already used: a first sign-in whose code was made just before a 30 s
+    boundary and checked just after it leaves the device at drift -1, and a code made
+    without that drift would then fall outside the window."""
+    device.refresh_from_db(fields=["drift", "last_t"])
+    now = int((time.time() - device.t0) // device.step)
+    step = max(now + device.drift + steps_ahead, device.last_t + 1)
+    code = hotp(device.bin_key, step, digits=device.digits)
     return f"{code:06d}"
 
 
@@ -188,3 +197,26 @@ def pg_dump_text() -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+JS_TOOLS = Path(__file__).resolve().parent / "js"
+
+
+def fhir_validation(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What two validators from outside the project (the official FHIR R4 JSON schema
+    and @medplum/core) find wrong with each resource (tests/js/validate_fhir.mjs)."""
+    node = shutil.which("node")
+    if node is None or not (JS_TOOLS / "node_modules").exists():
+        if os.environ.get("HAVEN_REQUIRE_NODE_TOOLS"):
+            pytest.fail("node and tests/js/node_modules are needed (npm ci --prefix tests/js)")
+        pytest.skip("FHIR validators not installed (npm ci --prefix tests/js)")
+    result = subprocess.run(  # noqa: S603 (node and a script of this repository)
+        [node, str(JS_TOOLS / "validate_fhir.mjs")],
+        input=json.dumps(resources),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report: list[dict[str, Any]] = json.loads(result.stdout)
+    return report

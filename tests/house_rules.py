@@ -59,6 +59,8 @@ NO_ACCESS_NEEDED = {
     "locked_out": "django-axes' lockout answer, for an anonymous visitor",
     "invitation": "the invited person has no account session yet; the one-time link is "
     "the credential (hashed, a week, spent on use), checked by access.staff",
+    "language": "the language control on every page, the sign-in page too: it reads no "
+    "data and writes only the caller's own language (tests/i18n)",
 }
 
 ERROR_NAMES = {
@@ -235,7 +237,7 @@ def cipher_construction(text: str) -> list[str]:
 
 
 AUDIT_WRITE = re.compile(
-    r"(AccessEvent|ChainLink|LogEntry|Anomaly)\.objects[^\n]*\.(update|delete|bulk_update)\("
+    r"(AccessEvent|LogLeaf|LogNode|TreeHead|LogEntry|Anomaly)\.objects[^\n]*\.(update|delete|bulk_update)\("
 )
 
 

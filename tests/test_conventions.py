@@ -231,8 +231,9 @@ def _all_patterns(resolver: URLResolver, prefix: str = "") -> list[tuple[str, ob
 
 def test_every_url_outside_a_small_allow_list_requires_login():
     """LoginRequiredMiddleware covers pages; API views rely on the StaffGate permission."""
-    # The catch-all answers a JSON 404; an invitation link is its own one-time credential.
-    public = {"login/", "api/schema/", "^api/", "account/invitation/<str:token>/"}
+    # The catch-all answers a JSON 404; an invitation link is its own one-time credential;
+    # the language control is offered on the sign-in page and reads nothing.
+    public = {"login/", "language/", "api/schema/", "^api/", "account/invitation/<str:token>/"}
     for route, callback in _all_patterns(get_resolver()):
         if route.startswith("admin/") or route in public:
             continue

@@ -62,6 +62,8 @@ def test_every_module_has_its_place_on_the_map(graph):
     for module in sorted(graph.modules):
         if ".migrations" in module or module.startswith("bench."):
             continue  # migrations are frozen history; bench is the top layer whole
+        if module.split(".")[0] == "audit_verify":
+            continue  # outside the layers: its own contract forbids it all of Haven
         if any(module == name or module.startswith(name + ".") for name in placed):
             continue
         if any(name.startswith(module + ".") for name in placed):
@@ -84,7 +86,7 @@ BAD_IMPORTS = [
     ("cases.views.pages", "cases.api.views", "layers", "the web and the API sharing a view"),
     ("access.policy", "cases.services", "layers", "the policy depending on what it judges"),
     ("haven.errors", "cases.errors", "layers", "the base error knowing a family"),
-    ("audit.chain", "cases.models", "audit-core", "the audit chain reading case models"),
+    ("audit.log", "cases.models", "audit-core", "the audit log reading case models"),
     ("audit.selectors", "access.policy", "audit-core", "the trail deciding who may read"),
 ]
 

@@ -26,6 +26,7 @@ from django.db.models.query_utils import DeferredAttribute
 
 from access.crypto import envelope
 from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
+from access.crypto.errors import TAMPERING
 
 
 class Sealed:
@@ -248,7 +249,11 @@ class EncryptedField(_BinaryBase):
         key = instance.__dict__.get("_haven_data_key") or self._key(instance)
         aad = self._aad_prefix + self._place(instance, sealed=True)
         cipher = key._ciphers.get(self._label) or key.cipher_for(self._label)
-        plaintext = envelope.open_with_header(cipher, blob, aad, key.header)
+        try:
+            plaintext = envelope.open_with_header(cipher, blob, aad, key.header)
+        except TAMPERING as exc:
+            exc.place = self._label
+            raise
         return self.decode(envelope.unpad(plaintext))
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Sealed | None:
@@ -402,7 +407,12 @@ def seal_stored(key: DataKey, label: str, row: Any, version: int | None, plainte
 
 def open_stored(key: DataKey, label: str, row: Any, version: int | None, blob: bytes) -> bytes:
     aad = aad_prefix(label) + row_place(row, version)
-    return envelope.unpad(envelope.open_with_header(key.cipher_for(label), blob, aad, key.header))
+    try:
+        plain = envelope.open_with_header(key.cipher_for(label), blob, aad, key.header)
+    except TAMPERING as exc:
+        exc.place = label
+        raise
+    return envelope.unpad(plain)
 
 
 # --- files kept outside the database (attachments) ---

@@ -9,7 +9,10 @@ the file::
     {"active": "k1", "keys": {...},
      "index_active": "i1", "index_keys": {"i1": "<base64 of 32 bytes>"}}
 
-(the short form ``"index_key": "<b64>"`` is read as index key ``i1``).
+(the short form ``"index_key": "<b64>"`` is read as index key ``i1``). Likewise the
+audit log's tree-head signing key, an Ed25519 seed, may be kept in the file
+(``"signing_key": "<base64 of 32 bytes>"``); without it one is created once and kept
+wrapped by the active KEK.
 
 A running process notices a changed file (by inode, size and mtime) on its next use, so
 ``keys add``, ``keys rotate`` and ``keys retire`` need no restart.
@@ -30,6 +33,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from access.crypto import envelope
 from access.crypto.errors import KeyringUnavailable, UnknownKey
@@ -58,6 +62,11 @@ class KeyProvider(Protocol):
         """The provider's own active index key, if it holds any."""
         ...
 
+    def signing_key(self) -> bytes | None:
+        """The audit log's Ed25519 seed, if the provider holds it (else access.keystore
+        keeps one wrapped by the active KEK)."""
+        ...
+
     def generation(self) -> object:
         """Changes whenever the key material changes, so caches can be dropped."""
         ...
@@ -72,6 +81,7 @@ class KeyringDoc:
     keys: dict[str, bytes] = field(default_factory=dict, repr=False)
     index_active: str | None = None
     index_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+    signing_key: bytes | None = field(default=None, repr=False)
 
     def next_id(self, prefix: str, taken: Mapping[str, bytes]) -> str:
         number = len(taken) + 1
@@ -87,6 +97,7 @@ class _Loaded:
     keks: Mapping[str, AESGCM] = field(repr=False)
     index_active: str | None
     index_keys: Mapping[str, bytes] = field(repr=False)
+    signing_key: bytes | None = field(repr=False)
 
 
 def _decode_key(key_id: str, encoded: object) -> bytes:
@@ -118,7 +129,7 @@ def parse_keyring(text: str) -> KeyringDoc:
     except json.JSONDecodeError as exc:
         raise KeyringUnavailable("keyring: file is not valid JSON") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("keys"), dict):
-        raise KeyringUnavailable('keyring: expected {"active": ..., "keys": {...}}')
+        raise KeyringUnavailable(_('keyring: expected {"active": ..., "keys": {...}}'))
     doc = KeyringDoc(keys=_decode_keys("keys", raw["keys"]))
     active = raw.get("active")
     if not isinstance(active, str) or active not in doc.keys:
@@ -132,6 +143,8 @@ def parse_keyring(text: str) -> KeyringDoc:
     elif "index_key" in raw:  # the short form: one index key
         doc.index_keys = {"i1": _decode_key("index_key", raw["index_key"])}
         doc.index_active = "i1"
+    if "signing_key" in raw:
+        doc.signing_key = _decode_key("signing_key", raw["signing_key"])
     return doc
 
 
@@ -143,6 +156,8 @@ def render_keyring(doc: KeyringDoc) -> str:
     if doc.index_keys:
         out["index_active"] = doc.index_active
         out["index_keys"] = encode(doc.index_keys)
+    if doc.signing_key is not None:
+        out["signing_key"] = base64.b64encode(doc.signing_key).decode()
     return json.dumps(out, indent=2) + "\n"
 
 
@@ -217,6 +232,7 @@ class LocalKeyringProvider:
                 keks={kid: AESGCM(raw) for kid, raw in doc.keys.items()},
                 index_active=doc.index_active,
                 index_keys=dict(doc.index_keys),
+                signing_key=doc.signing_key,
             )
             return self._loaded
 
@@ -252,6 +268,9 @@ class LocalKeyringProvider:
 
     def active_index_key_id(self) -> str | None:
         return self._current().index_active
+
+    def signing_key(self) -> bytes | None:
+        return self._current().signing_key
 
     # --- key management (the local file only; a KMS manages its own keys) ---
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -15,4 +16,4 @@ class SafeJSONParser(JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
             # ``json`` recurses once per nesting level; thousands of "[" exhaust the stack.
-            raise ParseError("JSON nested too deeply.") from exc
+            raise ParseError(_("JSON nested too deeply.")) from exc

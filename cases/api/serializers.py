@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from access.crypto import blind
@@ -50,7 +51,8 @@ class IdentityInput(StrictSerializer):
     family_name = text(200)
     aliases = text_list()
     script_names = text_list(
-        max_items=10, help_text="the name as written in other scripts (Arabic, Thai...)"
+        max_items=10,
+        help_text="the name as written in other scripts (Arabic, Thai...)",
     )
     date_of_birth = serializers.DateField(
         required=False, allow_null=True, validators=[validators.validate_birth_date]
@@ -97,7 +99,8 @@ class StorageConsentInput(StrictSerializer):
 class CaseCreateInput(StrictSerializer):
     identity = IdentityInput(required=False)
     storage_consent = StorageConsentInput(
-        required=False, help_text="how consent to store the information was given (AS9-COL-2)"
+        required=False,
+        help_text="how consent to store the information was given (AS9-COL-2)",
     )
     summary = text(20_000)
     referral_source = text(500)
@@ -121,7 +124,9 @@ class CaseSearchInput(StrictSerializer):
 
     def validate_name(self, value: str) -> str:
         if not blind.words(value):
-            raise serializers.ValidationError("Give at least one word of a name.", code="invalid")
+            raise serializers.ValidationError(
+                _("Give at least one word of a name."), code="invalid"
+            )
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +139,8 @@ class CaseSearchInput(StrictSerializer):
 
 class DuplicatesOutput(serializers.Serializer[Any]):
     readable = serializers.ListField(
-        child=serializers.CharField(), help_text="references of matching cases you may open"
+        child=serializers.CharField(),
+        help_text="references of matching cases you may open",
     )
     elsewhere = serializers.BooleanField(
         help_text="a match exists in a case you cannot open; a supervisor can check it"
@@ -149,7 +155,8 @@ class CaseListOutput(serializers.Serializer[Any]):
     last_encounter_at = serializers.DateTimeField(allow_null=True)
     next_follow_up = serializers.DateField(allow_null=True)
     retention_until = serializers.DateField(
-        allow_null=True, help_text="a closed case is kept until this date, unless held"
+        allow_null=True,
+        help_text="a closed case is kept until this date, unless held",
     )
     legal_hold = serializers.BooleanField()
 
@@ -374,7 +381,7 @@ class ConsentInput(StrictSerializer):
         try:
             return base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise serializers.ValidationError("Not valid base64.", code="invalid") from exc
+            raise serializers.ValidationError(_("Not valid base64."), code="invalid") from exc
 
 
 class ConsentOutput(serializers.Serializer[Any]):
@@ -425,7 +432,9 @@ class ReferralInput(StrictSerializer):
     )
     format = serializers.ChoiceField(choices=ReferralFormat.choices)
     service = serializers.UUIDField(
-        required=False, allow_null=True, help_text="the service of this case the referral is for"
+        required=False,
+        allow_null=True,
+        help_text="the service of this case the referral is for",
     )
     bundle_type = serializers.ChoiceField(
         choices=["transaction", "collection"],
@@ -481,7 +490,8 @@ class CloseInput(StrictSerializer):
     reason = serializers.ChoiceField(choices=CloseReason.choices)
     note = text(2000)
     checklist = ChecklistInput(
-        required=False, help_text="the closure checklist; given, every point must be true"
+        required=False,
+        help_text="the closure checklist; given, every point must be true",
     )
     version = StrictIntegerField(required=False, min_value=1)
 
@@ -498,7 +508,9 @@ class RevisionOutput(serializers.Serializer[Any]):
     # The metaclass takes declared fields off the class, so this key does not shadow
     # ``Serializer.fields``.
     fields = serializers.ListField(  # type: ignore[assignment]
-        source="changed_fields", child=serializers.CharField(), help_text="what changed"
+        source="changed_fields",
+        child=serializers.CharField(),
+        help_text="what changed",
     )
     previous = serializers.JSONField(help_text="the earlier values of those fields")
 
@@ -541,7 +553,10 @@ class ServiceInput(StrictSerializer):
     type = serializers.ChoiceField(choices=ServiceType.choices)
     status = serializers.ChoiceField(choices=ServiceStatus.choices, required=False)
     provider = StrictSlugField(
-        max_length=60, required=False, allow_null=True, help_text="an organisation's slug"
+        max_length=60,
+        required=False,
+        allow_null=True,
+        help_text="an organisation's slug",
     )
     due_on = serializers.DateField(required=False, allow_null=True)
     notes = text(5000)
@@ -660,7 +675,8 @@ class ReferralOutput(serializers.Serializer[Any]):
 @required_in_patch("status")
 class ReferralStatusInput(StrictSerializer):
     status = serializers.ChoiceField(
-        choices=ReceiverStatus.choices, help_text="what the receiving organisation answered"
+        choices=ReceiverStatus.choices,
+        help_text="what the receiving organisation answered",
     )
 
 
@@ -723,13 +739,15 @@ class SubjectRequestDetailOutput(SubjectRequestOutput):
     download_url = serializers.CharField(required=False)
     sha256 = serializers.CharField(required=False)
     passphrase = serializers.CharField(
-        required=False, help_text="the PDF's passphrase, in the first answer after approval only"
+        required=False,
+        help_text="the PDF's passphrase, in the first answer after approval only",
     )
 
 
 class StatisticsCellOutput(serializers.Serializer[Any]):
     count = serializers.IntegerField(
-        allow_null=True, help_text="null when suppressed: never a count under min_cell"
+        allow_null=True,
+        help_text="null when suppressed: never a count under min_cell",
     )
     suppressed = serializers.BooleanField()
 
@@ -787,7 +805,8 @@ class ProcessingRecipientOutput(serializers.Serializer[Any]):
     name = serializers.CharField()
     verified_on = serializers.DateField(allow_null=True)
     disclosures = serializers.DictField(
-        child=serializers.IntegerField(), help_text="disclosures made, by consent scope"
+        child=serializers.IntegerField(),
+        help_text="disclosures made, by consent scope",
     )
 
 

@@ -12,6 +12,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from access.crypto.datakeys import DataKey
 from access.crypto.fields import EncryptedBinaryField, EncryptedModel, EncryptedTextField
@@ -19,8 +20,8 @@ from cases.models.records import Survivor
 
 
 class EndReason(models.TextChoices):
-    PURGED = "purged", "Purged at the end of retention"
-    ERASED = "erased", "Erased at the survivor's request"
+    PURGED = "purged", _("Purged at the end of retention")
+    ERASED = "erased", _("Erased at the survivor's request")
 
 
 class Tombstone(models.Model):
@@ -40,7 +41,7 @@ class Tombstone(models.Model):
     ended_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
     files = models.JSONField(
-        default=list, blank=True, help_text="stored attachment names still to delete"
+        default=list, blank=True, help_text=_("stored attachment names still to delete")
     )
 
     class Meta:
@@ -51,21 +52,21 @@ class Tombstone(models.Model):
 
 
 class RequestKind(models.TextChoices):
-    ACCESS = "access", "A copy of their records (access)"
-    ERASURE = "erasure", "Erasure of their records"
+    ACCESS = "access", _("A copy of their records (access)")
+    ERASURE = "erasure", _("Erasure of their records")
 
 
 class RequestStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for the DPO"
-    APPROVED = "approved", "Approved"
-    REFUSED = "refused", "Refused"
-    DONE = "done", "Carried out"
-    CANCELLED = "cancelled", "Cancelled: the records ended first"
+    PENDING = "pending", _("Waiting for the DPO")
+    APPROVED = "approved", _("Approved")
+    REFUSED = "refused", _("Refused")
+    DONE = "done", _("Carried out")
+    CANCELLED = "cancelled", _("Cancelled: the records ended first")
 
 
 class RequestFormat(models.TextChoices):
-    PDF = "pdf", "PDF (AES-256, with a passphrase)"
-    JSON = "json", "JSON"
+    PDF = "pdf", _("PDF (AES-256, with a passphrase)")
+    JSON = "json", _("JSON")
 
 
 class SubjectRequest(EncryptedModel):
@@ -165,10 +166,10 @@ class StatisticsFacet(models.Model):
 
 
 class TransferStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for the supervisor"
-    APPROVED = "approved", "Approved: the case moved"
-    DECLINED = "declined", "Declined"
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    PENDING = "pending", _("Waiting for the supervisor")
+    APPROVED = "approved", _("Approved: the case moved")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class TransferRequest(EncryptedModel):

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.files.storage import storages
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from access.crypto.datakeys import DataKey
 from access.crypto.fields import EncryptedModel, EncryptedTextField, open_file
@@ -46,10 +47,10 @@ class CaseRecord(EncryptedModel):
 
 
 class GoalStatus(models.TextChoices):
-    AGREED = "agreed", "Agreed"
-    IN_PROGRESS = "in_progress", "In progress"
-    ACHIEVED = "achieved", "Achieved"
-    CHANGED = "changed", "Changed or dropped"
+    AGREED = "agreed", _("Agreed")
+    IN_PROGRESS = "in_progress", _("In progress")
+    ACHIEVED = "achieved", _("Achieved")
+    CHANGED = "changed", _("Changed or dropped")
 
 
 OPEN_GOAL_STATUSES = (GoalStatus.AGREED, GoalStatus.IN_PROGRESS)
@@ -78,25 +79,25 @@ class PlanGoal(CaseRecord):
 
 
 class ServiceType(models.TextChoices):
-    MEDICAL = "medical", "Medical care"
-    MENTAL_HEALTH = "mental_health", "Mental health"
-    SHELTER = "shelter", "Shelter"
-    LEGAL = "legal", "Legal"
-    FINANCIAL = "financial", "Financial"
-    BASIC_NEEDS = "basic_needs", "Basic needs"
-    EDUCATION = "education", "Education"
-    EMPLOYMENT = "employment", "Employment"
-    FAMILY_TRACING = "family_tracing", "Family tracing"
-    RETURN = "return", "Return"
-    OTHER = "other", "Other"
+    MEDICAL = "medical", _("Medical care")
+    MENTAL_HEALTH = "mental_health", _("Mental health")
+    SHELTER = "shelter", _("Shelter")
+    LEGAL = "legal", _("Legal")
+    FINANCIAL = "financial", _("Financial")
+    BASIC_NEEDS = "basic_needs", _("Basic needs")
+    EDUCATION = "education", _("Education")
+    EMPLOYMENT = "employment", _("Employment")
+    FAMILY_TRACING = "family_tracing", _("Family tracing")
+    RETURN = "return", _("Return")
+    OTHER = "other", _("Other")
 
 
 class ServiceStatus(models.TextChoices):
-    NEEDED = "needed", "Needed"
-    REFERRED = "referred", "Referred"
-    IN_PROGRESS = "in_progress", "In progress"
-    PROVIDED = "provided", "Provided"
-    DECLINED = "declined", "Declined"
+    NEEDED = "needed", _("Needed")
+    REFERRED = "referred", _("Referred")
+    IN_PROGRESS = "in_progress", _("In progress")
+    PROVIDED = "provided", _("Provided")
+    DECLINED = "declined", _("Declined")
 
 
 OPEN_SERVICE_STATUSES = (ServiceStatus.NEEDED, ServiceStatus.REFERRED, ServiceStatus.IN_PROGRESS)
@@ -159,8 +160,8 @@ class CaseTask(CaseRecord):
 
 
 class AttachmentKind(models.TextChoices):
-    PHOTO = "photo", "Photo"
-    DOCUMENT = "document", "Document"
+    PHOTO = "photo", _("Photo")
+    DOCUMENT = "document", _("Document")
 
 
 ATTACHMENT_LABEL = "cases.attachment.content"  # binds a sealed file to its purpose

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from access.crypto.datakeys import DataKey
 from access.crypto.fields import (
@@ -44,16 +45,16 @@ class Organisation(models.Model):
 
 
 class ConsentScope(models.TextChoices):
-    STORAGE = "storage", "Storing the information"
-    REFERRAL = "referral", "Referral to another provider"
-    LEGAL = "legal", "Legal proceedings"
-    RESEARCH = "research", "Research (anonymised)"
-    PHOTO = "photo", "Photographs"
+    STORAGE = "storage", _("Storing the information")
+    REFERRAL = "referral", _("Referral to another provider")
+    LEGAL = "legal", _("Legal proceedings")
+    RESEARCH = "research", _("Research (anonymised)")
+    PHOTO = "photo", _("Photographs")
 
 
 class ConsentMethod(models.TextChoices):
-    WRITTEN = "written", "Written"
-    VERBAL = "verbal", "Verbal"
+    WRITTEN = "written", _("Written")
+    VERBAL = "verbal", _("Verbal")
 
 
 DISCLOSURE_SCOPES = (ConsentScope.REFERRAL, ConsentScope.LEGAL)
@@ -146,22 +147,22 @@ class Consent(EncryptedModel):
 
 
 class ReferralSection(models.TextChoices):
-    SUMMARY = "summary", "Care summary"
-    ENCOUNTERS = "encounters", "Encounters"
-    CLINICAL = "clinical", "Clinical detail"
+    SUMMARY = "summary", _("Care summary")
+    ENCOUNTERS = "encounters", _("Encounters")
+    CLINICAL = "clinical", _("Clinical detail")
 
 
 class ReferralFormat(models.TextChoices):
-    FHIR = "fhir", "HL7 FHIR R4 bundle (JSON)"
-    PDF = "pdf", "Referral letter (PDF, AES-256)"
+    FHIR = "fhir", _("HL7 FHIR R4 bundle (JSON)")
+    PDF = "pdf", _("Referral letter (PDF, AES-256)")
 
 
 class ReceiverStatus(models.TextChoices):
-    SENT = "sent", "Sent"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
-    ACCEPTED = "accepted", "Accepted"
-    COMPLETED = "completed", "Completed"
-    DECLINED = "declined", "Declined"
+    SENT = "sent", _("Sent")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    ACCEPTED = "accepted", _("Accepted")
+    COMPLETED = "completed", _("Completed")
+    DECLINED = "declined", _("Declined")
 
 
 class Referral(EncryptedModel):
@@ -193,7 +194,7 @@ class Referral(EncryptedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="referrals",
-        help_text="The service this referral asks for.",
+        help_text=_("The service this referral asks for."),
     )
     receiver_status = models.CharField(
         max_length=20, choices=ReceiverStatus.choices, default=ReceiverStatus.SENT

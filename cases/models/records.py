@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
 from access.crypto.errors import DataKeyDestroyed
@@ -69,10 +71,10 @@ class Survivor(models.Model):
 
 
 class Sex(models.TextChoices):
-    FEMALE = "female", "Female"
-    MALE = "male", "Male"
-    INTERSEX = "intersex", "Intersex"
-    OTHER = "other", "Other"
+    FEMALE = "female", gettext_lazy("Female")
+    MALE = "male", gettext_lazy("Male")
+    INTERSEX = "intersex", gettext_lazy("Intersex")
+    OTHER = "other", gettext_lazy("Other")
 
 
 IDENTITY_FIELDS = (
@@ -132,7 +134,7 @@ class Identity(EncryptedModel):
         if both:
             raise ValidationError(
                 {
-                    name: ValidationError("Given and declined at once.", code="conflict")
+                    name: ValidationError(_("Given and declined at once."), code="conflict")
                     for name in both
                 }
             )
@@ -153,18 +155,18 @@ class Identity(EncryptedModel):
 
 
 class CaseStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", gettext_lazy("Open")
+    CLOSED = "closed", gettext_lazy("Closed")
 
 
 class CloseReason(models.TextChoices):
-    GOALS_MET = "goals_met", "Goals met"
-    REFERRED_ON = "referred_on", "Referred on to another provider"
-    MOVED_AWAY = "moved_away", "Moved away"
-    LOST_CONTACT = "lost_contact", "Lost contact"
-    DECLINED_SERVICES = "declined_services", "Declined further services"
-    DECEASED = "deceased", "Deceased"
-    OTHER = "other", "Other"
+    GOALS_MET = "goals_met", gettext_lazy("Goals met")
+    REFERRED_ON = "referred_on", gettext_lazy("Referred on to another provider")
+    MOVED_AWAY = "moved_away", gettext_lazy("Moved away")
+    LOST_CONTACT = "lost_contact", gettext_lazy("Lost contact")
+    DECLINED_SERVICES = "declined_services", gettext_lazy("Declined further services")
+    DECEASED = "deceased", gettext_lazy("Deceased")
+    OTHER = "other", gettext_lazy("Other")
 
 
 # What a worker confirms before closing a case; each item is required.
@@ -176,19 +178,19 @@ CLOSURE_CHECKLIST = {
 
 
 class RiskLevel(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
+    LOW = "low", gettext_lazy("Low")
+    MEDIUM = "medium", gettext_lazy("Medium")
+    HIGH = "high", gettext_lazy("High")
 
 
 class TraffickingType(models.TextChoices):
-    SEXUAL = "sexual", "Sexual exploitation"
-    LABOUR = "labour", "Labour exploitation"
-    DOMESTIC_SERVITUDE = "domestic_servitude", "Domestic servitude"
-    FORCED_CRIMINALITY = "forced_criminality", "Forced criminality"
-    FORCED_MARRIAGE = "forced_marriage", "Forced marriage"
-    ORGAN_REMOVAL = "organ_removal", "Organ removal"
-    OTHER = "other", "Other"
+    SEXUAL = "sexual", gettext_lazy("Sexual exploitation")
+    LABOUR = "labour", gettext_lazy("Labour exploitation")
+    DOMESTIC_SERVITUDE = "domestic_servitude", gettext_lazy("Domestic servitude")
+    FORCED_CRIMINALITY = "forced_criminality", gettext_lazy("Forced criminality")
+    FORCED_MARRIAGE = "forced_marriage", gettext_lazy("Forced marriage")
+    ORGAN_REMOVAL = "organ_removal", gettext_lazy("Organ removal")
+    OTHER = "other", gettext_lazy("Other")
 
 
 class Case(EncryptedModel):
@@ -273,26 +275,26 @@ class Case(EncryptedModel):
 
 
 class EncounterKind(models.TextChoices):
-    INTAKE = "intake", "Intake"
-    FOLLOW_UP = "follow_up", "Follow-up"
-    MEDICAL = "medical", "Medical"
-    COUNSELLING = "counselling", "Counselling"
-    LEGAL = "legal", "Legal"
-    SHELTER = "shelter", "Shelter"
-    PHONE = "phone", "Phone"
-    OTHER = "other", "Other"
+    INTAKE = "intake", gettext_lazy("Intake")
+    FOLLOW_UP = "follow_up", gettext_lazy("Follow-up")
+    MEDICAL = "medical", gettext_lazy("Medical")
+    COUNSELLING = "counselling", gettext_lazy("Counselling")
+    LEGAL = "legal", gettext_lazy("Legal")
+    SHELTER = "shelter", gettext_lazy("Shelter")
+    PHONE = "phone", gettext_lazy("Phone")
+    OTHER = "other", gettext_lazy("Other")
 
 
 class Service(models.TextChoices):
-    SHELTER = "shelter", "Shelter"
-    MEDICAL = "medical", "Medical care"
-    PSYCHOSOCIAL = "psychosocial", "Psychosocial support"
-    LEGAL = "legal", "Legal aid"
-    INTERPRETING = "interpreting", "Interpreting"
-    FOOD = "food", "Food and clothing"
-    FINANCIAL = "financial", "Financial support"
-    RETURN = "return", "Return or relocation"
-    OTHER = "other", "Other"
+    SHELTER = "shelter", gettext_lazy("Shelter")
+    MEDICAL = "medical", gettext_lazy("Medical care")
+    PSYCHOSOCIAL = "psychosocial", gettext_lazy("Psychosocial support")
+    LEGAL = "legal", gettext_lazy("Legal aid")
+    INTERPRETING = "interpreting", gettext_lazy("Interpreting")
+    FOOD = "food", gettext_lazy("Food and clothing")
+    FINANCIAL = "financial", gettext_lazy("Financial support")
+    RETURN = "return", gettext_lazy("Return or relocation")
+    OTHER = "other", gettext_lazy("Other")
 
 
 class Encounter(EncryptedModel):
@@ -311,8 +313,10 @@ class Encounter(EncryptedModel):
     notes = EncryptedTextField(max_length=20_000)
     care_critical = models.BooleanField(
         default=False,
-        help_text="Needed for the person's safety or care: recorded even while storage "
-        "consent is withdrawn.",
+        help_text=gettext_lazy(
+            "Needed for the person's safety or care: recorded even while storage "
+            "consent is withdrawn."
+        ),
     )
     services_provided = EncryptedJSONField(max_length=1000)
     follow_up_date = models.DateField(null=True, blank=True)
@@ -351,12 +355,12 @@ class Revision(EncryptedModel):
     the same survivor's key. ``version`` is the version that was replaced."""
 
     class Subject(models.TextChoices):
-        IDENTITY = "identity", "Identity"
-        CASE = "case", "Case"
-        ENCOUNTER = "encounter", "Encounter"
-        GOAL = "goal", "Plan goal"
-        SERVICE = "service", "Service"
-        TASK = "task", "Task"
+        IDENTITY = "identity", gettext_lazy("Identity")
+        CASE = "case", gettext_lazy("Case")
+        ENCOUNTER = "encounter", gettext_lazy("Encounter")
+        GOAL = "goal", gettext_lazy("Plan goal")
+        SERVICE = "service", gettext_lazy("Service")
+        TASK = "task", gettext_lazy("Task")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     survivor = models.ForeignKey(Survivor, on_delete=models.PROTECT, related_name="revisions")

@@ -25,6 +25,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from access import policy
 from access.crypto.datakeys import WrappedDataKey, forget_data_key
@@ -87,10 +88,11 @@ class LegalHold(DomainError):
 # --- the legal hold -----------------------------------------------------------------
 
 
-def _reason(text: str | None, what: str) -> str:
+def _reason(text: str | None, missing: str) -> str:
+    """The reason given, or a refusal that says (in ``missing``) what it is needed for."""
     reason = (text or "").strip()
     if not reason:
-        raise DomainError(f"Say why the {what}.", field="reason")
+        raise DomainError(missing, field="reason")
     return reason
 
 
@@ -99,10 +101,10 @@ def legal_hold_place(*, actor: User, case: Case, reason: str) -> Case:
     """Keep the case, whatever its retention date and whatever is asked, until a DPO
     releases it (GDPR Art. 17(3)(e): records needed for legal claims). The reason is
     sealed under the survivor's key; the event holds none of it."""
-    reason = _reason(reason, "case is held")
+    reason = _reason(reason, _("Say why the case is held."))
     current = locked_case(case)
     if current.legal_hold:
-        raise DomainError("This case is on legal hold already.", status=409, code="legal_hold")
+        raise DomainError(_("This case is on legal hold already."), status=409, code="legal_hold")
     keep_revision(
         case=current,
         subject=Revision.Subject.CASE,
@@ -123,10 +125,10 @@ def legal_hold_place(*, actor: User, case: Case, reason: str) -> Case:
 def legal_hold_release(*, actor: User, case: Case, reason: str) -> Case:
     """Release the hold (a DPO only, checked by the policy); the retention date applies
     again from the next ``purge_expired`` run."""
-    reason = _reason(reason, "hold is released")
+    reason = _reason(reason, _("Say why the hold is released."))
     current = locked_case(case)
     if not current.legal_hold:
-        raise DomainError("This case is not on legal hold.", status=409, code="not_held")
+        raise DomainError(_("This case is not on legal hold."), status=409, code="not_held")
     keep_revision(
         case=current,
         subject=Revision.Subject.CASE,
@@ -341,12 +343,12 @@ def subject_request_make(
     """A request made on the survivor's behalf by a staff member who reads their
     identity (the view asked the policy), for a DPO to decide."""
     if kind not in RequestKind.values:
-        raise DomainError("Choose access or erasure.", field="kind")
-    reason = _reason(reason, "request is made")
+        raise DomainError(_("Choose access or erasure."), field="kind")
+    reason = _reason(reason, _("Say why the request is made."))
     if kind == RequestKind.ACCESS:
         fmt = fmt or RequestFormat.PDF
         if fmt not in RequestFormat.values:
-            raise DomainError("Choose pdf or json.", field="format")
+            raise DomainError(_("Choose pdf or json."), field="format")
     else:
         fmt = ""
     open_one = SubjectRequest.objects.filter(
@@ -354,7 +356,7 @@ def subject_request_make(
     ).exists()
     if open_one:
         raise DomainError(
-            "A request of this kind is already waiting for the DPO.",
+            _("A request of this kind is already waiting for the DPO."),
             status=409,
             code="request_pending",
         )
@@ -380,7 +382,7 @@ def subject_requests_for(*, actor: User, status: str = "") -> models.QuerySet[Su
         query = query.filter(requested_by=actor)
     if status:
         if status not in RequestStatus.values:
-            raise DomainError("Unknown status.", field="status")
+            raise DomainError(_("Unknown status."), field="status")
         query = query.filter(status=status)
     return query
 
@@ -398,7 +400,7 @@ def subject_request_get(*, actor: User, request_id: Any) -> SubjectRequest:
         event_record(
             actor=actor, action="subject_request.view", outcome=Outcome.DENIED, reason="not_found"
         )
-        raise DomainError("No such request that you can see.", status=404, code="not_found")
+        raise DomainError(_("No such request that you can see."), status=404, code="not_found")
     event_record(
         actor=actor, action="subject_request.view", case_reference=found.survivor.reference
     )
@@ -413,7 +415,7 @@ def subject_request_decide(
     an access request prepares the package for the requester. A refusal is recorded in
     a transaction that commits before it is raised."""
     if decision not in ("approve", "refuse"):
-        raise DomainError("Choose approve or refuse.", field="decision")
+        raise DomainError(_("Choose approve or refuse."), field="decision")
     request, refusal = _decide(actor=actor, request_id=request_id, decision=decision, note=note)
     if refusal is not None:
         raise refusal
@@ -437,7 +439,7 @@ def _decide(
     )
     if request is None:
         event_record(actor=actor, action=action, outcome=Outcome.DENIED, reason="not_found")
-        return None, DomainError("No such request.", status=404, code="not_found")
+        return None, DomainError(_("No such request."), status=404, code="not_found")
     reference = request.survivor.reference
 
     def refuse(reason: str, error: Exception) -> tuple[None, Exception]:
@@ -454,14 +456,15 @@ def _decide(
         return refuse(
             "own_request",
             DomainError(
-                "A request is decided by a DPO other than the person who made it.",
+                _("A request is decided by a DPO other than the person who made it."),
                 status=403,
                 code="own_request",
             ),
         )
     if request.status != RequestStatus.PENDING:
         return refuse(
-            "decided", DomainError("This request was decided already.", status=409, code="decided")
+            "decided",
+            DomainError(_("This request was decided already."), status=409, code="decided"),
         )
     case = Case.objects.select_related("survivor").filter(survivor_id=request.survivor_id).first()
     if case is None or request.survivor.shredded_at is not None:
@@ -567,15 +570,15 @@ def _package_release(
     )
     if request is None:
         event_record(actor=actor, action=action, outcome=Outcome.DENIED, reason="not_found")
-        return None, None, DomainError("No such request of yours.", status=404, code="not_found")
+        return None, None, DomainError(_("No such request of yours."), status=404, code="not_found")
     reference = request.survivor.reference
     package = SubjectPackage.objects.filter(request=request).first()
 
     refuse = package_refusal(actor=actor, action=action, reference=reference, package=package)
 
-    gone = PackageGone("This package was already downloaded or has expired.")
+    gone = PackageGone(_("This package was already downloaded or has expired."))
     if request.status == RequestStatus.PENDING:
-        return refuse("pending", DomainError("Not decided yet.", status=409, code="pending"))
+        return refuse("pending", DomainError(_("Not decided yet."), status=409, code="pending"))
     if package is None or request.downloaded_at is not None:
         return refuse("gone", gone)
     now = timezone.now()

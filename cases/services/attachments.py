@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from access.crypto.fields import seal_file
@@ -39,15 +40,19 @@ def storage() -> Storage:
 
 
 def _media_type(data: bytes, kind: str) -> str:
-    for media_type, (magic, _) in IMAGE_TYPES.items():
+    for media_type, (magic, _kind) in IMAGE_TYPES.items():
         if data.startswith(magic):
             return media_type
     if kind == AttachmentKind.DOCUMENT:
         for media_type, magic in DOCUMENT_TYPES.items():
             if data.startswith(magic):
                 return media_type
-    allowed = "a JPEG or PNG photo" if kind == AttachmentKind.PHOTO else "a PDF, JPEG or PNG"
-    raise DomainError(f"The file must be {allowed}.", field="file", code="unsupported_type")
+    detail = (
+        _("The file must be a JPEG or PNG photo.")
+        if kind == AttachmentKind.PHOTO
+        else _("The file must be a PDF, JPEG or PNG.")
+    )
+    raise DomainError(detail, field="file", code="unsupported_type")
 
 
 def without_metadata(data: bytes, media_type: str) -> bytes:
@@ -57,11 +62,11 @@ def without_metadata(data: bytes, media_type: str) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_PIXELS:
-                raise DomainError("The image is too large.", field="file", code="too_large")
+                raise DomainError(_("The image is too large."), field="file", code="too_large")
             image.load()
             upright = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise DomainError("The image could not be read.", field="file") from exc
+        raise DomainError(_("The image could not be read."), field="file") from exc
     if upright.mode not in ("RGB", "RGBA", "L", "LA", "P"):
         upright = upright.convert("RGB")
     if IMAGE_TYPES[media_type][1] == "JPEG" and upright.mode not in ("RGB", "L"):
@@ -84,13 +89,13 @@ def attachment_add(*, actor: User, case: Case, kind: str, title: str, data: byte
     so that it stays)."""
     require(actor, Capability.CASE_WRITE)
     if kind not in AttachmentKind.values:
-        raise DomainError("Choose photo or document.", field="kind")
+        raise DomainError(_("Choose photo or document."), field="kind")
     if not (title or "").strip():
-        raise DomainError("Give the file a short title.", field="title")
+        raise DomainError(_("Give the file a short title."), field="title")
     if not data:
-        raise DomainError("Choose a file.", field="file")
+        raise DomainError(_("Choose a file."), field="file")
     if len(data) > settings.HAVEN_ATTACHMENT_MAX_BYTES:
-        raise DomainError("The file is too large.", field="file", code="too_large", status=413)
+        raise DomainError(_("The file is too large."), field="file", code="too_large", status=413)
     try:
         return _attachment_add(actor=actor, case=case, kind=kind, title=title.strip(), data=data)
     except ConsentRequired:
@@ -160,7 +165,7 @@ def attachment_open(*, actor: User, case: Case, attachment_id: Any) -> Attachmen
     recorded access to the case); the download itself is recorded here."""
     record = selectors.attachments_for(case=case).filter(pk=attachment_id).first()
     if record is None:
-        raise DomainError("No such attachment on this case.", status=404)
+        raise DomainError(_("No such attachment on this case."), status=404)
     content = record.content()
     event_record(
         actor=actor,

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from access.models import User
 from access.roles import CASE_ROLES, Capability
@@ -50,7 +51,7 @@ def _provider(slug: str | None) -> Organisation | None:
         return None
     organisation = Organisation.objects.filter(slug=slug).first()
     if organisation is None:
-        raise DomainError("No organisation in the directory has that slug.", field="provider")
+        raise DomainError(_("No organisation in the directory has that slug."), field="provider")
     return organisation
 
 
@@ -62,7 +63,7 @@ def _assignee(case: Case, username: str | None) -> User | None:
         username=username, team_id=case.team_id, is_active=True, role__in=CASE_ROLES
     ).first()
     if user is None:
-        raise DomainError("Choose a member of the case's team.", field="assigned_to")
+        raise DomainError(_("Choose a member of the case's team."), field="assigned_to")
     return user
 
 
@@ -88,7 +89,7 @@ def _locked(model: type[_R], case: Case, record_id: Any) -> _R:
         .first()
     )
     if record is None:
-        raise DomainError("No such record on this case.", status=404)
+        raise DomainError(_("No such record on this case."), status=404)
     return record
 
 
@@ -139,7 +140,7 @@ def goal_add(
     """A goal agreed with the survivor, in their words (AS8-8)."""
     require(actor, Capability.CASE_WRITE)
     if not (goal or "").strip():
-        raise DomainError("Write the goal as agreed with the person.", field="goal")
+        raise DomainError(_("Write the goal as agreed with the person."), field="goal")
     record = PlanGoal(
         case=case, goal=goal.strip(), agreed_on=agreed_on, review_on=review_on, status=status
     )
@@ -220,7 +221,7 @@ def referral_status(*, actor: User, case: Case, referral_id: Any, status: str) -
     service moves that service along: accepted → in progress, completed → provided."""
     require(actor, Capability.CASE_WRITE)
     if status not in ReceiverStatus.values:
-        raise DomainError("Choose one of the receiver's answers.", field="status")
+        raise DomainError(_("Choose one of the receiver's answers."), field="status")
     referral = (
         Referral.objects.select_for_update(of=("self",))
         .select_related("case__survivor")
@@ -228,7 +229,7 @@ def referral_status(*, actor: User, case: Case, referral_id: Any, status: str) -
         .first()
     )
     if referral is None:
-        raise DomainError("No such referral on this case.", status=404)
+        raise DomainError(_("No such referral on this case."), status=404)
     referral.receiver_status = status
     referral.receiver_status_at = timezone.now()
     referral.save(update_fields=["receiver_status", "receiver_status_at"])
@@ -271,7 +272,7 @@ def task_add(
 ) -> CaseTask:
     require(actor, Capability.CASE_WRITE)
     if not (title or "").strip():
-        raise DomainError("Say what is to be done.", field="title")
+        raise DomainError(_("Say what is to be done."), field="title")
     record = CaseTask(
         case=case, title=title.strip(), due_on=due_on, assigned_to=_assignee(case, assigned_to)
     )

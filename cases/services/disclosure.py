@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from access import policy
 from access.errors import RecordErased
@@ -62,7 +63,7 @@ def organisation_add(
     require(actor, Capability.ORGANISATION_MANAGE)
     if Organisation.objects.filter(slug=slug).exists():
         raise DomainError(
-            "An organisation with this slug exists already.", status=409, field="slug"
+            _("An organisation with this slug exists already."), status=409, field="slug"
         )
     organisation = Organisation(
         name=name,
@@ -109,14 +110,16 @@ def consent_record(
     if recipient_slug:
         recipient = Organisation.objects.filter(slug=recipient_slug).first()
         if recipient is None:
-            raise DomainError("No organisation in the directory has that slug.", field="recipient")
+            raise DomainError(
+                _("No organisation in the directory has that slug."), field="recipient"
+            )
     form_type = ""
     if form is not None:
         if len(form) > FORM_MAX_BYTES:
-            raise DomainError("The scanned form is larger than 5 MB.", field="form")
+            raise DomainError(_("The scanned form is larger than 5 MB."), field="form")
         form_type = scanned_form_type(form) or ""
         if not form_type:
-            raise DomainError("The scanned form must be a PDF, PNG or JPEG.", field="form")
+            raise DomainError(_("The scanned form must be a PDF, PNG or JPEG."), field="form")
     consent = Consent(
         case=case,
         scope=scope,
@@ -167,7 +170,7 @@ def consent_withdraw(*, actor: User, case: Case, consent_id: Any, reason: str | 
         .first()
     )
     if consent is None:
-        raise DomainError("No such consent on this case.", status=404)
+        raise DomainError(_("No such consent on this case."), status=404)
     if consent.withdrawn_at is None:
         consent.withdrawn_at = timezone.now()
         consent.withdrawal_reason = reason
@@ -201,9 +204,9 @@ def _consent_for_disclosure(
     (AS9-TRF-1, AS9-USE-3), or ``ConsentRequired``."""
     recipient = Organisation.objects.filter(slug=recipient_slug).first()
     if recipient is None:
-        raise DomainError("No organisation in the directory has that slug.", field="recipient")
+        raise DomainError(_("No organisation in the directory has that slug."), field="recipient")
     if scope not in DISCLOSURE_SCOPES:
-        raise DomainError("A disclosure is a referral or for legal proceedings.", field="scope")
+        raise DomainError(_("A disclosure is a referral or for legal proceedings."), field="scope")
     consent = selectors.consent_covering(
         case=case, recipient=recipient, scope=scope, purpose=purpose, at=timezone.now()
     )
@@ -224,7 +227,7 @@ def _service_of(case: Case, service_id: Any) -> CaseService | None:
         return None
     service = CaseService.objects.filter(pk=service_id, case_id=case.pk).first()
     if service is None:
-        raise DomainError("No such service on this case.", field="service")
+        raise DomainError(_("No such service on this case."), field="service")
     return service
 
 
@@ -313,7 +316,7 @@ def referral_export(
             now = timezone.now()
             clinical = "clinical" in sections
             if clinical and not policy.can(actor, Capability.CLINICAL):
-                raise Forbidden("Only clinicians can send clinical detail.", field="sections")
+                raise Forbidden(_("Only clinicians can send clinical detail."), field="sections")
             referral = Referral(
                 case=case,
                 recipient=recipient,
@@ -374,6 +377,7 @@ def referral_export(
                 case_reference=case.reference,
                 detail={
                     "format": fmt,
+                    "recipient": referral.recipient.slug,
                     "sections": referral.sections,
                     "identity": include_identity,
                     "scope": scope,
@@ -411,17 +415,17 @@ def _referral_release(
     )
     if referral is None:
         event_record(actor=actor, action=action, outcome=Outcome.DENIED, reason="not_found")
-        return None, None, DomainError("No such export of yours.", status=404)
+        return None, None, DomainError(_("No such export of yours."), status=404)
     reference = referral.case.reference
     package = ReferralPackage.objects.filter(referral=referral).first()
 
     refuse = package_refusal(actor=actor, action=action, reference=reference, package=package)
 
     if package is None or referral.downloaded_at is not None:
-        return refuse("gone", PackageGone("This package was already downloaded or has expired."))
+        return refuse("gone", PackageGone(_("This package was already downloaded or has expired.")))
     now = timezone.now()
     if referral.available_until <= now:
-        return refuse("gone", PackageGone("This package was already downloaded or has expired."))
+        return refuse("gone", PackageGone(_("This package was already downloaded or has expired.")))
     try:
         policy.case_for_write(actor, reference, need=Capability.REFERRAL_EXPORT, action=action)
     except (Http404, PermissionDenied, RecordErased) as exc:
@@ -441,7 +445,10 @@ def _referral_release(
     referral.save(update_fields=["downloaded_at"])
     package.delete()
     event_record(
-        actor=actor, action=action, case_reference=reference, detail={"format": referral.format}
+        actor=actor,
+        action=action,
+        case_reference=reference,
+        detail={"format": referral.format, "recipient": referral.recipient.slug},
     )
     return referral, content, None
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from access.models import User
 from access.roles import Capability
@@ -108,16 +109,18 @@ def case_close(
     ``HAVEN_RETENTION_DAYS``."""
     require(actor, Capability.CASE_WRITE)
     if reason not in CloseReason.values:
-        raise DomainError("Choose a reason for closing.", field="reason")
+        raise DomainError(_("Choose a reason for closing."), field="reason")
     current = locked_case(case)
     check_version(current, expected_version, "case")
     if not current.is_open:
-        raise DomainError("This case is closed already.", status=409, code="case_closed")
+        raise DomainError(_("This case is closed already."), status=409, code="case_closed")
     if checklist is not None:
         missing = [item for item in CLOSURE_CHECKLIST if not checklist.get(item)]
         if missing:
             raise DomainError(
-                "Confirm every point of the closure checklist.", field=missing[0], missing=missing
+                _("Confirm every point of the closure checklist."),
+                field=missing[0],
+                missing=missing,
             )
     keep_revision(
         case=current,
@@ -154,11 +157,11 @@ def case_reopen(
     """Open a closed case again, with a reason; the retention date is cleared."""
     require(actor, Capability.CASE_WRITE)
     if not (reason or "").strip():
-        raise DomainError("Say why the case is reopened.", field="reason")
+        raise DomainError(_("Say why the case is reopened."), field="reason")
     current = locked_case(case)
     check_version(current, expected_version, "case")
     if current.is_open:
-        raise DomainError("This case is open.", status=409, code="case_open")
+        raise DomainError(_("This case is open."), status=409, code="case_open")
     keep_revision(
         case=current,
         subject=Revision.Subject.CASE,

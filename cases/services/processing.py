@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
@@ -154,7 +155,10 @@ ACTIVITIES: tuple[Activity, ...] = (
             "auditlog.LogEntry",
             "audit.Anomaly",
             "audit.AnomalyScan",
-            "audit.ChainLink",
+            "audit.PendingLeaf",
+            "audit.LogLeaf",
+            "audit.LogNode",
+            "audit.TreeHead",
         ),
     ),
 )
@@ -168,6 +172,7 @@ NOT_PERSONAL: dict[str, str] = {
     "auth.Permission": "Django's permission names",
     "auth.Group": "Django's groups (unused: roles are on the account)",
     "contenttypes.ContentType": "Django's model names",
+    "audit.ForwardPosition": "how far the trail was sent to each collector: a number",
     "admin.LogEntry": "Django's admin log: no longer written, frozen by a trigger",
     "guardian.UserObjectPermission": "unused: case grants are access.CaseGrant",
     "guardian.GroupObjectPermission": "unused: case grants are access.CaseGrant",
@@ -291,6 +296,19 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
+def _collectors() -> str:
+    """Where the trail is forwarded (scheme and host, never a token)."""
+    places = [
+        f"{kind} at {urlsplit(url).hostname}"
+        for kind, url in (
+            ("syslog", settings.HAVEN_SYSLOG_URL),
+            ("FHIR audit server", settings.HAVEN_FHIR_AUDIT_URL),
+        )
+        if url
+    ]
+    return ", ".join(places) or "no outside collector"
+
+
 def _measures() -> tuple[Line, ...]:
     hasher = settings.PASSWORD_HASHERS[0].rsplit(".", 1)[-1]
     return (
@@ -322,7 +340,12 @@ def _measures() -> tuple[Line, ...]:
             "Roles that never read case content",
             "DPO and administrator (the DPO reviews, the administrator manages staff)",
         ),
-        Line("Access trail", "every read and change, hash-chained; the app cannot alter it"),
+        Line(
+            "Access trail",
+            "every read and change, in a Merkle tree log with signed tree heads; the app "
+            "cannot alter it",
+        ),
+        Line("Access trail copied to", _collectors()),
         Line(
             "Disclosures",
             "only under a consent in force naming the recipient; packages encrypted, "

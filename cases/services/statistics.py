@@ -28,6 +28,8 @@ from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from access.models import User
 from audit.services import event_record
@@ -138,10 +140,10 @@ MONTH = re.compile(r"\d{4}-\d{2}", re.ASCII)
 def _month(value: str, field: str) -> dt.date:
     """A month written YYYY-MM, from 1990 to 2100."""
     if not MONTH.fullmatch(value) or not 1 <= int(value[5:]) <= 12:
-        raise DomainError("Give a month as YYYY-MM.", field=field)
+        raise DomainError(_("Give a month as YYYY-MM."), field=field)
     month = dt.date(int(value[:4]), int(value[5:]), 1)
     if not 1990 <= month.year <= 2100:
-        raise DomainError("Give a month from 1990 to 2100.", field=field)
+        raise DomainError(_("Give a month from 1990 to 2100."), field=field)
     return month
 
 
@@ -164,7 +166,7 @@ def window(since: str | None, until: str | None) -> tuple[dt.date, dt.date]:
     end = _month(until, "until") if until is not None else this_month
     start = _month(since, "since") if since is not None else _add_months(end, -11)
     if start > end:
-        raise DomainError("The start comes after the end.", field="since")
+        raise DomainError(_("The start comes after the end."), field="since")
     if len(_months(start, end)) > MAX_MONTHS:
         raise DomainError(f"Ask for {MAX_MONTHS} months at most.", field="since")
     return start, end
@@ -222,7 +224,7 @@ def statistics_table(
     now = timezone.now()
     counts = _counts(by, now)
     choices = DIMENSIONS[by]
-    values = [("cases", "Cases")] if choices is None else list(choices.choices)
+    values = [("cases", gettext_lazy("Cases"))] if choices is None else list(choices.choices)
     this_month = timezone.localdate(now).replace(day=1)
     first = min((month for _, month in counts), default=this_month)
     canonical = _months(first, max(this_month, max((m for _, m in counts), default=first)))
@@ -243,7 +245,7 @@ def statistics_table(
     shown = _months(start, end)
     column = {month: j for j, month in enumerate(canonical)}
 
-    def line(i: int, value: str, label: str) -> Row:
+    def line(i: int, value: str, label: Any) -> Row:
         row_cells = [_cell(grid, i, column[m]) if m in column else Cell(None) for m in shown]
         return Row(value, str(label), row_cells, _cell(grid, i, len(canonical)))
 
@@ -272,15 +274,20 @@ def statistics_csv_rows(table: Table) -> list[list[str]]:
         return "*" if cell.count is None else str(cell.count)
 
     lines = [["by", table.by, "months", f"{table.months[0]} to {table.months[-1]}"]]
-    lines.append(["value", "label", *table.months, "total (all months)"])
+    # Column keys stay the same in every language (programs read them); the words a
+    # reader reads are in the reader's language.
+    lines.append(["value", "label", *table.months, _("total (all months)")])
     for row in [*table.rows, table.totals]:
         lines.append([row.value, row.label, *(text(c) for c in row.cells), text(row.total)])
     lines.append([])
     lines.append(
         [
-            f"* suppressed: under {table.min_cell}, or hidden so that no hidden count can be "
-            "worked out from the totals. Counts are of cases whose survivor consented to "
-            "research use; a row's total covers every month, not only those shown."
+            _(
+                "* suppressed: under %(threshold)s, or hidden so that no hidden count can be "
+                "worked out from the totals. Counts are of cases whose survivor consented to "
+                "research use; a row's total covers every month, not only those shown."
+            )
+            % {"threshold": table.min_cell}
         ]
     )
     return lines

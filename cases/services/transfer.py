@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from access import policy
 from access import services as access_services
@@ -30,7 +31,7 @@ def _text(value: str | None, field: str, *, missing: str = "") -> str:
     if missing and not text:
         raise DomainError(missing, field=field)
     if len(text) > 2000 or "\x00" in text:
-        raise DomainError("At most 2,000 characters.", field=field)
+        raise DomainError(_("At most 2,000 characters."), field=field)
     return text
 
 
@@ -54,7 +55,7 @@ def transfer_request_make(*, actor: User, case: Case, reason: str) -> TransferRe
             reason="not_assigned",
         )
         raise DomainError(
-            "Only the worker assigned to the case asks to hand it over.",
+            _("Only the worker assigned to the case asks to hand it over."),
             status=403,
             code="not_assigned",
         )
@@ -70,7 +71,7 @@ def _make_locked(*, actor: User, case: Case, reason: str) -> TransferRequest:
         case=current, requested_by=actor, status=TransferStatus.PENDING
     ).exists():
         raise DomainError(
-            "You have asked already; your supervisor has not decided yet.",
+            _("You have asked already; your supervisor has not decided yet."),
             status=409,
             code="request_pending",
         )
@@ -92,7 +93,7 @@ def transfer_requests_for(*, actor: User, status: str = "") -> models.QuerySet[T
     )
     if status:
         if status not in TransferStatus.values:
-            raise DomainError("Unknown status.", field="status")
+            raise DomainError(_("Unknown status."), field="status")
         query = query.filter(status=status)
     event_record(actor=actor, action="transfer.list", detail={"status": status or "all"})
     return query
@@ -139,15 +140,15 @@ def _decide_locked(
         .get(pk=request_id)
     )
     if found.status != TransferStatus.PENDING:
-        raise DomainError("This request was decided already.", status=409, code="decided")
+        raise DomainError(_("This request was decided already."), status=409, code="decided")
     if decision not in ("approve", "decline"):
-        raise DomainError("Choose approve or decline.", field="decision")
+        raise DomainError(_("Choose approve or decline."), field="decision")
     case = locked_case(found.case)
     now = timezone.now()
     if decision == "approve":
         if not to_username or to_username == found.requested_by.get_username():
             raise DomainError(
-                "Choose who takes the case over (not the person handing it over).",
+                _("Choose who takes the case over (not the person handing it over)."),
                 field="to_user",
             )
         access_services.case_reassign(

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from access import policy
@@ -55,9 +56,9 @@ def legal_hold(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse
         if attempt.ok:
             messages.success(
                 request,
-                "Legal hold released: the retention date applies again."
+                _("Legal hold released: the retention date applies again.")
                 if releasing
-                else "Legal hold placed: the case will not be purged or erased.",
+                else _("Legal hold placed: the case will not be purged or erased."),
             )
             if policy.can(actor, Capability.CASE_READ):
                 return redirect("cases:detail", reference=case.reference)
@@ -85,7 +86,7 @@ def request_new(request: HttpRequest, *, actor: User, case: Case) -> HttpRespons
                 fmt=data.get("format") or "",
             )
         if attempt.ok:
-            messages.success(request, "Request sent to the data protection officer.")
+            messages.success(request, _("Request sent to the data protection officer."))
             return redirect("cases:request", request_id=made.pk)
     return render(
         request, "cases/request_new.html", {"form": form, "case": case}, status=_status(form)
@@ -138,7 +139,7 @@ def request_detail(request: HttpRequest, request_id: Any, *, actor: User) -> Htt
                 note=form.cleaned_data["note"],
             )
         if attempt.ok:
-            messages.success(request, "Decision recorded.")
+            messages.success(request, _("Decision recorded."))
             return redirect("cases:requests")
     passphrase = None
     ready = found.collectable_by(actor.pk)
@@ -271,7 +272,9 @@ def transfer_new(request: HttpRequest, *, actor: User, case: Case) -> HttpRespon
                 actor=actor, case=case, reason=form.cleaned_data["reason"]
             )
         if attempt.ok:
-            messages.success(request, "Your supervisor will see your request on the caseload page.")
+            messages.success(
+                request, _("Your supervisor will see your request on the caseload page.")
+            )
             return redirect("cases:detail", reference=case.reference)
     return render(
         request, "cases/transfer_new.html", {"form": form, "case": case}, status=_status(form)
@@ -284,7 +287,7 @@ def transfer_new(request: HttpRequest, *, actor: User, case: Case) -> HttpRespon
 def transfer_decide(request: HttpRequest, *, actor: User) -> HttpResponse:
     form = TransferDecideForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose approve or decline.")
+        messages.error(request, _("Choose approve or decline."))
         return redirect("cases:caseload")
     data = form.cleaned_data
     decided = services.transfer_decide(

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from access import policy
@@ -122,7 +123,7 @@ def plan(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse:
         with form_errors(form) as attempt:
             services.goal_add(actor=actor, case=case, **form.values())
         if attempt.ok:
-            messages.success(request, "Goal added to the plan.")
+            messages.success(request, _("Goal added to the plan."))
             return redirect("cases:plan", reference=case.reference)
     return render(
         request,
@@ -149,14 +150,14 @@ def goal_edit(request: HttpRequest, goal_id: Any, *, actor: User, case: Case) ->
                 expected_version=form.cleaned_data["version"],
             )
         if attempt.ok:
-            messages.success(request, "Goal updated.")
+            messages.success(request, _("Goal updated."))
             return redirect("cases:plan", reference=case.reference)
     current = selectors.one_of(selectors.goals_for(case=case), goal_id)
     return _edit_page(
         request,
         form,
         case=case,
-        title="Edit goal",
+        title=_("Edit goal"),
         back="cases:plan",
         attempt=attempt,
         current=current,
@@ -174,7 +175,7 @@ def service_list(request: HttpRequest, *, actor: User, case: Case) -> HttpRespon
         with form_errors(form) as attempt:
             services.service_add(actor=actor, case=case, **form.values())
         if attempt.ok:
-            messages.success(request, "Service recorded.")
+            messages.success(request, _("Service recorded."))
             return redirect("cases:services", reference=case.reference)
     return render(
         request,
@@ -206,14 +207,14 @@ def service_edit(request: HttpRequest, service_id: Any, *, actor: User, case: Ca
                 expected_version=form.cleaned_data["version"],
             )
         if attempt.ok:
-            messages.success(request, "Service updated.")
+            messages.success(request, _("Service updated."))
             return redirect("cases:services", reference=case.reference)
     current = selectors.one_of(selectors.services_for(case=case), service_id)
     return _edit_page(
         request,
         form,
         case=case,
-        title="Edit service",
+        title=_("Edit service"),
         back="cases:services",
         attempt=attempt,
         current=current,
@@ -233,7 +234,7 @@ def referral_status(
                 actor=actor, case=case, referral_id=referral.pk, status=form.cleaned_data["status"]
             )
         if attempt.ok:
-            messages.success(request, "The receiver's answer is recorded.")
+            messages.success(request, _("The receiver's answer is recorded."))
             return redirect("cases:services", reference=case.reference)
     return render(
         request,
@@ -241,7 +242,7 @@ def referral_status(
         {
             "form": form,
             "case": case,
-            "title": f"Referral to {referral.recipient.name}",
+            "title": _("Referral to %(name)s") % {"name": referral.recipient.name},
             "back": "cases:services",
             "conflict": None,
         },
@@ -262,7 +263,7 @@ def task_list(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse:
         with form_errors(form) as attempt:
             services.task_add(actor=actor, case=case, **values)
         if attempt.ok:
-            messages.success(request, "Task added.")
+            messages.success(request, _("Task added."))
             return redirect("cases:tasks", reference=case.reference)
     return render(
         request,
@@ -289,14 +290,14 @@ def task_edit(request: HttpRequest, task_id: Any, *, actor: User, case: Case) ->
                 expected_version=form.cleaned_data["version"],
             )
         if attempt.ok:
-            messages.success(request, "Task updated.")
+            messages.success(request, _("Task updated."))
             return redirect("cases:tasks", reference=case.reference)
     current = selectors.one_of(selectors.tasks_for(case=case), task_id)
     return _edit_page(
         request,
         form,
         case=case,
-        title="Edit task",
+        title=_("Edit task"),
         back="cases:tasks",
         attempt=attempt,
         current=current,
@@ -321,7 +322,7 @@ def attachments(request: HttpRequest, *, actor: User, case: Case) -> HttpRespons
                 data=data["file"].read(),
             )
         if attempt.ok:
-            messages.success(request, "File kept, encrypted.")
+            messages.success(request, _("File kept, encrypted."))
             return redirect("cases:attachments", reference=case.reference)
     return render(
         request,

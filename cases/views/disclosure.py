@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from access import policy
@@ -46,7 +47,7 @@ def consent_add(request: HttpRequest, *, actor: User, case: Case) -> HttpRespons
                 expires_at=data["expires_at"],
             )
         if attempt.ok:
-            messages.success(request, "Consent recorded.")
+            messages.success(request, _("Consent recorded."))
             return redirect("cases:detail", reference=case.reference)
     return render(
         request,
@@ -82,7 +83,7 @@ def consent_withdraw(
                 actor=actor, case=case, consent_id=consent.pk, reason=form.cleaned_data["reason"]
             )
         if attempt.ok:
-            messages.success(request, "Consent withdrawn. No further disclosure can use it.")
+            messages.success(request, _("Consent withdrawn. No further disclosure can use it."))
             return redirect("cases:detail", reference=case.reference)
     return render(
         request,
@@ -103,7 +104,7 @@ def organisations(request: HttpRequest, *, actor: User) -> HttpResponse:
             with form_errors(form) as attempt:
                 services.organisation_add(actor=actor, **form.cleaned_data)
             if attempt.ok:
-                messages.success(request, "Organisation added to the directory.")
+                messages.success(request, _("Organisation added to the directory."))
                 return redirect("cases:organisations")
     listed = list(selectors.organisations())
     policy.record_list(actor, action="organisation.list", count=len(listed))
@@ -146,7 +147,7 @@ def referral_wizard(request: HttpRequest, *, actor: User, case: Case) -> HttpRes
         return render(request, TEMPLATE, context, status=checked.error.status)
     context.update(consent=consent, step="details")
     if step in ("preview", "generate") and not data["sections"]:
-        form.add_error("sections", "Choose at least one section.")
+        form.add_error("sections", _("Choose at least one section."))
     if step not in ("preview", "generate") or form.errors:
         return render(request, TEMPLATE, context, status=400 if form.errors else 200)
     arguments = {

@@ -9,6 +9,8 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from access import policy
@@ -40,7 +42,7 @@ def case_edit(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse:
                 expected_version=form.cleaned_data["version"],
             )
         if attempt.ok:
-            messages.success(request, "Case updated.")
+            messages.success(request, _("Case updated."))
             return redirect("cases:detail", reference=case.reference)
         if isinstance(attempt.error, StaleVersion):
             current = selectors.case_again(case)
@@ -76,8 +78,11 @@ def case_close(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse
         if attempt.ok:
             messages.success(
                 request,
-                f"Case closed. It is kept until {closed.retention_until:%d %b %Y}; after that "
-                "it is due for deletion under the retention policy.",
+                _(
+                    "Case closed. It is kept until %(day)s; after that it is due for deletion "
+                    "under the retention policy."
+                )
+                % {"day": date_format(closed.retention_until or "", "DATE_FORMAT")},
             )
             return redirect("cases:detail", reference=case.reference)
     return render(
@@ -101,7 +106,7 @@ def case_reopen(request: HttpRequest, *, actor: User, case: Case) -> HttpRespons
                 expected_version=form.cleaned_data["version"],
             )
         if attempt.ok:
-            messages.success(request, "Case reopened.")
+            messages.success(request, _("Case reopened."))
             return redirect("cases:detail", reference=case.reference)
     return render(
         request, "cases/case_reopen.html", {"form": form, "case": case}, status=_status(form)
@@ -131,7 +136,7 @@ def identity_edit(request: HttpRequest, *, actor: User, case: Case) -> HttpRespo
                 expected_version=form.cleaned_data["version"],
             )
         if attempt.ok:
-            messages.success(request, "Identity corrected. The earlier details are kept.")
+            messages.success(request, _("Identity corrected. The earlier details are kept."))
             return redirect("cases:detail", reference=case.reference)
     return render(
         request,
@@ -148,7 +153,7 @@ def _history_rows(revisions: Any, vocabulary: dict[str, Any]) -> list[dict[str, 
             {
                 "version": revision.version,
                 "changed_at": revision.changed_at,
-                "role": revision.changed_by.get_role_display() or "Staff member",
+                "role": revision.changed_by.get_role_display() or _("Staff member"),
                 "values": [
                     (vocabulary.get(name, name.replace("_", " ").capitalize()), value)
                     for name, value in sorted((revision.previous or {}).items())
@@ -165,11 +170,11 @@ def case_history(request: HttpRequest, *, actor: User, case: Case) -> HttpRespon
     as such) the identity. Who replaced each version is shown by role (AS9-END-4)."""
     sections = []
     for subject, title in (
-        (Revision.Subject.CASE, "Case facts"),
-        (Revision.Subject.ENCOUNTER, "Encounters"),
-        (Revision.Subject.GOAL, "Plan goals"),
-        (Revision.Subject.SERVICE, "Services"),
-        (Revision.Subject.TASK, "Tasks"),
+        (Revision.Subject.CASE, _("Case facts")),
+        (Revision.Subject.ENCOUNTER, _("Encounters")),
+        (Revision.Subject.GOAL, _("Plan goals")),
+        (Revision.Subject.SERVICE, _("Services")),
+        (Revision.Subject.TASK, _("Tasks")),
     ):
         revisions = selectors.revisions_of(case=case, subject=subject)
         sections.append({"title": title, "rows": _history_rows(revisions, {})})
@@ -177,7 +182,7 @@ def case_history(request: HttpRequest, *, actor: User, case: Case) -> HttpRespon
         policy.require(actor, case, Capability.IDENTITY_READ, action="identity.history")
         identity = selectors.revisions_of(case=case, subject=Revision.Subject.IDENTITY)
         names = {name: name.replace("_", " ").capitalize() for name in IDENTITY_FIELDS}
-        sections.insert(0, {"title": "Identity", "rows": _history_rows(identity, names)})
+        sections.insert(0, {"title": _("Identity"), "rows": _history_rows(identity, names)})
     return render(request, "cases/history.html", {"case": case, "sections": sections})
 
 

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from access import policy
@@ -80,7 +81,11 @@ def case_new(request: HttpRequest, *, actor: User) -> HttpResponse:
                 duplicates="skip" if data["confirm_new_person"] else "stop",
             )
         if attempt.ok and intake.case is not None:
-            messages.success(request, f"Case {intake.case.reference} opened. You are assigned.")
+            messages.success(
+                request,
+                _("Case %(reference)s opened. You are assigned.")
+                % {"reference": intake.case.reference},
+            )
             return redirect("cases:detail", reference=intake.case.reference)
         if attempt.ok:
             duplicates = intake.duplicates
@@ -167,7 +172,7 @@ def encounter_new(request: HttpRequest, *, actor: User, case: Case) -> HttpRespo
                 **form.encounter_data(),
             )
         if attempt.ok:
-            messages.success(request, "Encounter recorded.")
+            messages.success(request, _("Encounter recorded."))
             return redirect("cases:detail", reference=case.reference)
     return render(
         request,
@@ -204,7 +209,7 @@ def encounter_edit(
                     clinical_given=clinical,
                 )
             if attempt.ok:
-                messages.success(request, "Encounter updated.")
+                messages.success(request, _("Encounter updated."))
                 return redirect("cases:detail", reference=case.reference)
             if isinstance(attempt.error, StaleVersion):
                 # What this person typed stays; what the other person saved is shown

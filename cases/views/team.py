@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from access import policy
@@ -35,7 +36,7 @@ def grant_add(request: HttpRequest, *, actor: User, case: Case) -> HttpResponse:
                 expires_at=form.cleaned_data["expires_at"],
             )
         if attempt.ok:
-            messages.success(request, "Access granted.")
+            messages.success(request, _("Access granted."))
             return redirect("cases:detail", reference=case.reference)
     return render(
         request,
@@ -67,7 +68,7 @@ def grant_revoke(request: HttpRequest, grant_id: int, *, actor: User, case: Case
                 leave_unassigned=bool(data.get("leave_unassigned")),
             )
         if attempt.ok:
-            messages.success(request, "Access ended. It stopped at once.")
+            messages.success(request, _("Access ended. It stopped at once."))
             return redirect("cases:detail", reference=case.reference)
     return render(
         request,
@@ -90,11 +91,11 @@ def break_glass(request: HttpRequest, *, actor: User) -> HttpResponse:
                     case=case, user=actor, reason=form.cleaned_data["reason"]
                 )
         except AlreadyHasAccess:
-            messages.info(request, "You can already open this case.")
+            messages.info(request, _("You can already open this case."))
             return redirect("cases:detail", reference=reference.upper())
         except (PermissionDenied, Http404):
             # Shown in the form, without saying whether the case exists; recorded.
-            form.add_error("reference", "No case you could open in an emergency has it.")
+            form.add_error("reference", _("No case you could open in an emergency has it."))
         else:
             if attempt.ok:
                 return redirect("cases:detail", reference=case.reference)
@@ -139,12 +140,12 @@ def _limits(request: HttpRequest, actor: User) -> HttpResponse:
     """The supervisor writes the team's limits (AS8-5)."""
     open_cases, high_risk = request.POST.get("open_cases", ""), request.POST.get("high_risk", "")
     if not (open_cases.isdigit() and high_risk.isdigit()):
-        messages.error(request, "Give whole numbers for both limits.")
+        messages.error(request, _("Give whole numbers for both limits."))
         return redirect("cases:caseload")
     access_services.team_limits_set(
         actor=actor, open_cases=int(open_cases), high_risk=int(high_risk)
     )
-    messages.success(request, "The team's caseload limits were saved.")
+    messages.success(request, _("The team's caseload limits were saved."))
     return redirect("cases:caseload")
 
 
@@ -152,7 +153,7 @@ def _limits(request: HttpRequest, actor: User) -> HttpResponse:
 def _reassign(request: HttpRequest, actor: User) -> HttpResponse:
     form = ReassignForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a case and a person.")
+        messages.error(request, _("Choose a case and a person."))
         return redirect("cases:caseload")
     case = policy.case_for_write(
         actor, form.cleaned_data["reference"], need=Capability.GRANT_MANAGE, action="case.reassign"

@@ -42,7 +42,7 @@ STAFF = {
 }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -67,6 +67,41 @@ def _database(name: str, workdir: Path) -> tuple[str, Any]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return urllib.parse.urlunsplit(parts._replace(path=f"/{name}")), drop
+
+
+def gunicorn(
+    cwd: Path, env: dict[str, str], *, port: int, workers: int, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """gunicorn serving the checkout at ``cwd`` on 127.0.0.1:``port``, once it answers
+    (its output in ``log_path``)."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603  (fixed arguments)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--timeout",
+                "120",
+            ],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/", timeout=5):  # noqa: S310
+                return process
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.3)
+    process.terminate()
+    raise RuntimeError("gunicorn did not start:\n" + log_path.read_text()[-4000:])
 
 
 @dataclass
@@ -101,7 +136,7 @@ def start(workdir: Path) -> tuple[Server, Any]:
     )
     keyring.chmod(0o600)
     database_url, drop = _database(f"haven_acceptance_{os.getpid()}", workdir)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -123,35 +158,7 @@ def start(workdir: Path) -> tuple[Server, Any]:
         server.manage(*args, stdin=PASSWORD + "\n")
         server.tokens[username] = server.manage("issue_token", username, "--days", "1").strip()
     server.log = workdir / "gunicorn.log"
-    with server.log.open("wb") as log:
-        server.process = subprocess.Popen(  # noqa: S603  (fixed arguments)
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--timeout",
-                "120",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{server.url}/api/schema/", timeout=5):  # noqa: S310
-                break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.3)
-    else:
-        server.process.terminate()
-        raise RuntimeError("gunicorn did not start:\n" + server.log.read_text()[-4000:])
+    server.process = gunicorn(ROOT, env, port=port, workers=2, log_path=server.log)
 
     def stop() -> None:
         assert server.process is not None

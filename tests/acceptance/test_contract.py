@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -281,6 +286,105 @@ def test_the_dpo_reviews_access_without_content(journey: dict, accepted: Make):
     verdict = dpo.get("/api/v1/audit/verify/").json
     assert verdict["intact"] is True and verdict["checked"] > 0
     assert cw.get("/api/v1/audit/events/").status == 403
+
+
+def _verifier(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m audit_verify`` run from a directory that holds nothing else, as an
+    auditor would run it with only the script and ``cryptography``."""
+    alone = tmp_path / "verifier"
+    if not alone.exists():
+        shutil.copytree(
+            Path(__file__).resolve().parents[2] / "audit_verify",
+            alone / "audit_verify",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    return subprocess.run(
+        [sys.executable, "-E", "-m", "audit_verify", *args],
+        cwd=alone,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_outsider_proves_the_log_with_the_public_key_only(
+    journey: dict, accepted: Make, haven, tmp_path: Path
+):
+    """AS9-USE-2: signed tree heads and proofs from the API, checked offline by the
+    stand-alone verifier with the public key the DPO kept (Audit log proofs)."""
+    ref = journey["reference"]
+    dpo, cw = accepted("dpo"), accepted("cw")
+    key = haven.manage("audit_public_key").strip()
+    earlier = dpo.get("/api/v1/audit/tree-head/").json
+    assert set(earlier) == {"size", "root_hash", "timestamp", "key_id", "signature"}
+    assert earlier["size"] > 0 and len(earlier["root_hash"]) == 64
+    assert earlier["key_id"] == hashlib.sha256(__import__("base64").b64decode(key)).hexdigest()[:16]
+    cw.get(f"/api/v1/cases/{ref}/")
+    later = dpo.get("/api/v1/audit/tree-head/").json
+    assert later["size"] > earlier["size"]
+    consistency = dpo.get(
+        f"/api/v1/audit/proof/consistency/?first={earlier['size']}&second={later['size']}"
+    ).json
+    assert consistency["first"] == earlier["size"] and consistency["second"] == later["size"]
+    event = _paginated(dpo.get(f"/api/v1/audit/events/?case={ref}&action=case.view"))[0]
+    inclusion = dpo.get(
+        f"/api/v1/audit/proof/inclusion/?leaf={event['leaf_index']}&size={later['size']}"
+    ).json
+    assert inclusion["leaf_index"] == event["leaf_index"]
+    for name, body in {
+        "earlier.json": earlier,
+        "later.json": later,
+        "consistency.json": consistency,
+        "inclusion.json": inclusion,
+    }.items():
+        (tmp_path / name).write_text(json.dumps(body))
+    (tmp_path / "leaf.bin").write_bytes(__import__("base64").b64decode(inclusion["leaf"]))
+    files = {name: str(tmp_path / name) for name in ("earlier.json", "later.json")}
+    ok = _verifier(
+        tmp_path,
+        "--key",
+        key,
+        "--head",
+        files["later.json"],
+        "--earlier",
+        files["earlier.json"],
+        "--consistency",
+        str(tmp_path / "consistency.json"),
+        "--inclusion",
+        str(tmp_path / "inclusion.json"),
+        "--leaf",
+        str(tmp_path / "leaf.bin"),
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert f"extends the log of size {earlier['size']}" in ok.stdout
+    assert f"leaf {event['leaf_index']} is in the log" in ok.stdout
+    # a head whose root was changed, or a proof for other sizes, is refused
+    (tmp_path / "forged.json").write_text(json.dumps(later | {"root_hash": "0" * 64}))
+    bad = _verifier(tmp_path, "--key", key, "--head", str(tmp_path / "forged.json"))
+    assert bad.returncode == 1 and "not signed" in bad.stderr
+    # the same proofs by size: a head of a size no run stopped at is signed on demand
+    middle = dpo.get(f"/api/v1/audit/tree-head/?size={earlier['size'] - 1}").json
+    assert middle["size"] == earlier["size"] - 1
+    for path, status, code in (
+        ("tree-head/?size=-1", 400, "invalid"),
+        (f"tree-head/?size={later['size'] + 10**6}", 404, "beyond_log"),
+        (f"proof/consistency/?first=1&second={later['size'] + 10**6}", 404, "beyond_log"),
+        ("proof/inclusion/?leaf=5&size=5", 404, "out_of_range"),
+        ("proof/inclusion/?leaf=x&size=5", 400, "invalid"),
+        ("proof/consistency/?first=0&second=5", 400, "min_value"),
+        ("proof/consistency/?first=6&second=5", 404, "out_of_range"),
+        ("proof/consistency/?first=1&second=2&extra=1", 400, "unknown_field"),
+    ):
+        answer = dpo.get(f"/api/v1/audit/{path}")
+        assert answer.status == status, (path, answer.status)
+        assert code in json.dumps(answer.json), (path, answer.json)
+    for path in (
+        "tree-head/",
+        "proof/inclusion/?leaf=0&size=1",
+        "proof/consistency/?first=1&second=1",
+    ):
+        assert cw.get(f"/api/v1/audit/{path}").status == 403
 
 
 def test_bad_input_gets_a_stable_4xx_and_changes_nothing(journey: dict, accepted: Make):

@@ -188,6 +188,10 @@ def test_the_live_schema_holds_under_schemathesis_with_every_check(
         )
         if result.returncode != 0:
             report = result.stdout
-            start = report.find("FAILURES")
-            failures.append(f"--- as {user} ---\n{report[start:][:20000]}\n{result.stderr[-2000:]}")
+            found = [at for at in (report.find("FAILURES"), report.find("ERRORS")) if at >= 0]
+            start = min(found) if found else max(0, len(report) - 20000)
+            failures.append(
+                f"--- as {user} (exit {result.returncode}) ---\n"
+                f"{report[start:][:20000]}\n{result.stderr[-2000:]}"
+            )
     assert not failures, "\n".join(failures)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from django.contrib.admin.models import LogEntry as AdminLogEntry
 
+from access import ledger
 from access.models import ApiToken, Team, User
 from access.roles import Role
 from access.services import token_issue
-from audit import chain
-from audit.models import AccessEvent, Anomaly, ChainLink
+from audit.models import AccessEvent, Anomaly, LogLeaf
 from tests.factories import MARKERS, open_case
 from tests.helpers import web_client
 
@@ -74,11 +74,12 @@ def test_a_role_change_is_a_chained_event_and_an_anomaly_for_the_dpo(admin_user,
     }
     team_event = AccessEvent.objects.get(action="staff.team_change")
     assert team_event.detail["to_team"] == team.pk
+    ledger.sequence_now()
     for event in (role_event, team_event):
-        assert ChainLink.objects.filter(kind="event", ref_id=event.pk).exists()
+        assert LogLeaf.objects.filter(kind="event", ref_id=event.pk).exists()
     anomaly = Anomaly.objects.get(kind="privilege_change")
     assert (anomaly.actor_id, anomaly.event_id) == (admin_user.pk, team_event.pk)
-    assert chain.verify().intact
+    assert ledger.verify().intact
     assert not AdminLogEntry.objects.exists()  # the trail is the record, not the admin log
 
 

@@ -4,6 +4,7 @@ screens. AS9-STO-5, AS9-STO-6."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -66,6 +67,25 @@ def test_later_logins_ask_for_a_code_and_refuse_a_wrong_one(caseworker):
     assert client.get("/cases/").status_code == 200
 
 
+def test_a_code_is_accepted_once_and_the_next_step_after_the_clock_was_learned(caseworker):
+    """AS9-STO-5: a used code is refused (replay), and the test helper's next code is
+    accepted even when the device has learned that the phone's clock runs a step
+    behind (a code made just before a 30 s boundary and checked just after it)."""
+    device = totp_device(caseworker)
+    code = current_code(device)
+    first, _ = _password_login(caseworker.username)
+    assert first.post("/account/2fa/", {"token": code}).status_code == 302
+    replay, _ = _password_login(caseworker.username)
+    assert replay.post("/account/2fa/", {"token": code}).status_code == 400
+    device.refresh_from_db()
+    device.throttle_reset()
+    device.drift, device.last_t = -1, device.last_t - 1
+    device.save()
+    second, _ = _password_login(caseworker.username)
+    ok = second.post("/account/2fa/", {"token": current_code(device, steps_ahead=1)})
+    assert ok.status_code == 302
+
+
 def test_a_recovery_code_works_once(caseworker):
     from django_otp.plugins.otp_static.models import StaticDevice
 
@@ -96,7 +116,10 @@ def test_lockout_after_repeated_failures_says_the_same_for_any_username(casework
             assert response.status_code == 200
         _, locked = _password_login(username, "wrong password")  # the limit-th failure
         assert locked.status_code == 429
-        bodies[username] = locked.content.decode()
+        # The page's forms carry a fresh CSRF token each time; nothing else may differ.
+        bodies[username] = re.sub(
+            r'name="csrfmiddlewaretoken" value="[^"]+"', "", locked.content.decode()
+        )
     assert bodies[caseworker.username] == bodies["no-such-person"]
     _, still = _password_login(caseworker.username)  # even the right password
     assert still.status_code == 429

@@ -37,7 +37,11 @@ def test_an_api_user_reads_and_accepts_the_rules_before_anything_else(api, newco
     assert accepted.status_code == 200
     assert accepted.json() == {"version": 1, "accepted": True}
     event = last_event(action="confidentiality.accept")
-    assert (event.actor_id, event.outcome, event.detail) == (newcomer.pk, "allowed", {"version": 1})
+    assert (event.actor_id, event.outcome, event.detail) == (
+        newcomer.pk,
+        "allowed",
+        {"version": 1, "language": "en"},
+    )
     assert client.get("/api/v1/cases/").status_code == 200
     assert client.get("/api/v1/me/").json()["confidentiality"] == {"version": 1, "accepted": True}
 

@@ -1311,6 +1311,30 @@ ENDPOINTS = [
         event="audit.verify",
     ),
     Endpoint(
+        "audit tree head",
+        "api/v1/audit/tree-head/",
+        "get",
+        lambda w: "/api/v1/audit/tree-head/",
+        DPO_ONLY,
+        event="audit.tree_head",
+    ),
+    Endpoint(
+        "audit inclusion proof",
+        "api/v1/audit/proof/inclusion/",
+        "get",
+        lambda w: "/api/v1/audit/proof/inclusion/?leaf=0&size=1",
+        DPO_ONLY,
+        event="audit.proof",
+    ),
+    Endpoint(
+        "audit consistency proof",
+        "api/v1/audit/proof/consistency/",
+        "get",
+        lambda w: "/api/v1/audit/proof/consistency/?first=1&second=1",
+        DPO_ONLY,
+        event="audit.proof",
+    ),
+    Endpoint(
         "web access log",
         "audit/",
         "get",
@@ -1373,6 +1397,15 @@ ENDPOINTS = [
         DPO_ONLY,
         web=True,
         event="audit.verify",
+    ),
+    Endpoint(
+        "web signed tree head download",
+        "audit/tree-head.json",
+        "get",
+        lambda w: "/audit/tree-head.json",
+        DPO_ONLY,
+        web=True,
+        event="audit.tree_head",
     ),
     Endpoint(
         "keep a form at a timeout",
@@ -1615,6 +1648,7 @@ NOT_CASE_ROUTES = {
     "account/invitation/<str:token>/",  # the link is its own one-time credential
     "login/",
     "logout/",
+    "language/",  # the language control: open to everyone, reads no data (tests/i18n)
     "account/2fa/",
     "account/2fa/setup/",
     "account/confidentiality/",

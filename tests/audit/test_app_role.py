@@ -50,13 +50,16 @@ def app_role():
         "UPDATE audit_accessevent SET reason = 'x'",
         "DELETE FROM audit_accessevent",
         "TRUNCATE audit_accessevent CASCADE",
-        "DELETE FROM audit_chainlink",
+        "DELETE FROM audit_logleaf",
+        "UPDATE audit_lognode SET hash = 'x'",
+        "DELETE FROM audit_treehead",
+        "UPDATE audit_pendingleaf SET ref_id = 0",
         "UPDATE auditlog_logentry SET changes = '{}'",
         "DELETE FROM audit_anomaly",
         "DELETE FROM django_admin_log",
         "DROP TRIGGER audit_accessevent_no_change ON audit_accessevent",
         "ALTER TABLE audit_accessevent DISABLE TRIGGER ALL",
-        "DROP TABLE audit_chainlink",
+        "DROP TABLE audit_logleaf",
         "SET session_replication_role = replica",
     ],
 )
@@ -76,6 +79,11 @@ def test_the_app_role_can_do_its_work(app_role):
         "INSERT INTO audit_accessevent (at, actor_username, actor_role, action, case_reference,"
         " outcome, reason, user_agent, request_id, detail) VALUES"
         " (now(), '', '', 'role.check', '', 'allowed', '', '', 'test', '{}')"
+    )
+    app_role.execute("INSERT INTO audit_pendingleaf (kind, ref_id) VALUES ('event', 0)")
+    app_role.execute("DELETE FROM audit_pendingleaf WHERE ref_id = 0")  # the sequencer's part
+    app_role.execute(
+        "INSERT INTO audit_logleaf (\"index\", kind, ref_id, hash) VALUES (-1, 'event', 0, '')"
     )
     app_role.execute("SELECT pg_advisory_xact_lock(1)")
     app_role.rollback()

@@ -9,11 +9,7 @@ import datetime as dt
 import io
 import json
 import logging
-import os
-import shutil
-import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -22,10 +18,10 @@ from access.services import grant_assign
 from cases import fhir
 from cases.services import consent_record, organisation_add, referral_export
 from tests.factories import add_encounter, open_case
+from tests.helpers import fhir_validation
 
 pytestmark = pytest.mark.django_db
 
-TOOLS = Path(__file__).resolve().parents[1] / "js"
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 CLINICAL = {
@@ -165,31 +161,13 @@ def test_identity_goes_only_when_chosen_and_then_with_languages(world, clinician
     assert patient["communication"][1]["language"] == {"text": "English"}
 
 
-def _external_validation(resources: list[dict]) -> list[dict]:
-    node = shutil.which("node")
-    script = TOOLS / "validate_fhir.mjs"
-    if node is None or not (TOOLS / "node_modules").exists():
-        if os.environ.get("HAVEN_REQUIRE_NODE_TOOLS"):
-            pytest.fail("node and tests/js/node_modules are needed (npm ci --prefix tests/js)")
-        pytest.skip("FHIR validators not installed (npm ci --prefix tests/js)")
-    result = subprocess.run(
-        [node, str(script)],
-        input=json.dumps(resources),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(result.stdout)
-
-
 @pytest.mark.parametrize("bundle_type", ["transaction", "collection"])
 def test_two_outside_validators_find_nothing_wrong(world, clinician, bundle_type):
     """The official FHIR R4 JSON schema and @medplum/core's validator (structure and
     FHIRPath invariants such as bdl-3), on the whole bundle and on each resource."""
     _consent_allows_identity(world)
     bundle = _bundle(clinician, world, include_identity=True, bundle_type=bundle_type)
-    report = _external_validation([bundle, *[e["resource"] for e in bundle["entry"]]])
+    report = fhir_validation([bundle, *[e["resource"] for e in bundle["entry"]]])
     problems = [r for r in report if r["schema"] or r["medplum"]]
     assert problems == [], problems
     assert len(report) == len(bundle["entry"]) + 1
@@ -200,7 +178,7 @@ def test_the_validators_do_catch_a_broken_bundle(world, clinician):
     bundle = _bundle(clinician, world)
     for entry in bundle["entry"]:
         entry.pop("request")
-    report = _external_validation([bundle])
+    report = fhir_validation([bundle])
     assert report[0]["medplum"], report
 
 

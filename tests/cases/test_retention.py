@@ -14,8 +14,8 @@ from django.db import connection
 from django.utils import timezone
 
 from access.drafts import draft_save
+from access.ledger import verify
 from access.models import CaseGrant, FormDraft
-from audit.chain import verify
 from audit.models import AccessEvent
 from cases.models import (
     Attachment,

@@ -14,8 +14,8 @@ from django.db import connection
 from django.utils import timezone
 from pypdf import PdfReader
 
+from access.ledger import verify
 from access.services import grant_assign, grant_revoke
-from audit.chain import verify
 from cases.models import Case, SubjectPackage, SubjectRequest, Survivor, Tombstone
 from cases.services import (
     attachment_add,

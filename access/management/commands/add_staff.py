@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from access.roles import Role
 from access.services import staff_add
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         if options["password_stdin"]:
             password = sys.stdin.readline().rstrip("\n")
             if not password:
-                raise CommandError("no password on standard input")
+                raise CommandError(_("no password on standard input"))
         try:
             user, created = staff_add(
                 username=options["username"],

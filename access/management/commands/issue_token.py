@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from access.models import User
 from access.services import token_issue
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         try:
             user = User.objects.get(username=options["username"], is_active=True)
         except User.DoesNotExist as exc:
-            raise CommandError("no active staff member with that username") from exc
+            raise CommandError(_("no active staff member with that username")) from exc
         try:
             token = token_issue(user=user, days=options["days"])
         except ValueError as exc:

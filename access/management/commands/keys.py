@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from access import keys
@@ -69,7 +70,7 @@ class Command(BaseCommand):
 
     def _rotate(self, options: dict[str, Any]) -> None:
         if options["batch_size"] < 1:
-            raise CommandError("--batch-size must be positive")
+            raise CommandError(_("--batch-size must be positive"))
         pending = keys.keys_pending_rotation()
         with tqdm(total=pending, desc="re-wrapping keys", unit="key") as bar:
             done = keys.keys_rotate(batch_size=options["batch_size"], progress=bar.update)
@@ -77,7 +78,7 @@ class Command(BaseCommand):
 
     def _reindex(self, options: dict[str, Any]) -> None:
         if options["batch_size"] < 1:
-            raise CommandError("--batch-size must be positive")
+            raise CommandError(_("--batch-size must be positive"))
         total = keys.survivors_to_index()
         with tqdm(total=total, desc="rebuilding blind indexes", unit="survivor") as bar:
             key_id, done = keys.keys_reindex(
@@ -123,7 +124,7 @@ class Command(BaseCommand):
     def _plan_index(self, options: dict[str, Any]) -> None:
         population = options["population"]
         if population < 1:
-            raise CommandError("--population must be at least 1")
+            raise CommandError(_("--population must be at least 1"))
         recommended = blind.recommended_bits(population)
         self.stdout.write(
             f"Blind-index truncation for {population:,} survivors "

@@ -1,33 +1,49 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from audit import chain
+from access import ledger
+from audit import log
 from audit.services import event_record
+
+
+def _saved(path: str) -> log.SavedHead:
+    try:
+        body = json.loads(Path(path).read_text(encoding="utf-8"))
+        return log.SavedHead(
+            size=int(body["size"]),
+            root_hash=str(body["root_hash"]),
+            timestamp=str(body["timestamp"]),
+            signature=str(body["signature"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CommandError(f"{path} is not a saved tree head: {exc}") from exc
 
 
 class Command(BaseCommand):
     help = (
-        "Recompute the audit hash chain. Exit 0 when intact; otherwise non-zero, naming the "
-        "first broken link. --checkpoint FILE also checks a signed checkpoint."
+        "Sequence what is queued, then rebuild the audit log from its records and check "
+        "every leaf, stored node and signed tree head. Exit 0 when intact; otherwise "
+        "non-zero, naming the first broken leaf. --head FILE (repeatable) also checks a "
+        "tree head saved off this server: the log must still extend it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--checkpoint", help="a file written by audit_checkpoint")
-        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument(
+            "--head", action="append", default=[], help="a saved signed tree head (JSON)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with tqdm(total=chain.total_links(), desc="verifying audit chain", unit="entry") as bar:
-            verdict = chain.verify(batch=options["batch_size"], progress=bar.update)
-        if verdict.intact and options["checkpoint"]:
-            token = Path(options["checkpoint"]).read_text().strip()
-            verdict = chain.verify_checkpoint(token)
-            if verdict.intact:
-                self.stdout.write(f"checkpoint matches link #{verdict.checked}")
+        saved = [_saved(path) for path in options["head"]]
+        with tqdm(desc="sequencing queued events", unit="leaf", leave=False) as bar:
+            ledger.sequence_now(progress=bar.update)
+        with tqdm(total=log.tree_size(), desc="verifying audit log", unit="leaf") as bar:
+            verdict = ledger.verify(saved=saved, progress=bar.update)
         event_record(
             actor=None,
             action="audit.verify",
@@ -36,4 +52,6 @@ class Command(BaseCommand):
         )
         if not verdict.intact:
             raise CommandError(verdict.describe())
+        for point in saved:
+            self.stdout.write(f"the log extends the saved head of size {point.size}")
         self.stdout.write(self.style.SUCCESS(verdict.describe()))

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from access.models import User
@@ -89,7 +90,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.HAVEN_DEMO and not options["allow_outside_demo"]:
-            raise CommandError("seed_demo only runs with HAVEN_DEMO=1 (it creates demo logins)")
+            raise CommandError(_("seed_demo only runs with HAVEN_DEMO=1 (it creates demo logins)"))
         staff = {
             name: staff_add(username=name, role=role, team_slug=team, password=DEMO_PASSWORD)[0]
             for name, role, team in DEMO_STAFF

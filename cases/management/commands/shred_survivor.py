@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from cases.models import Case
 from cases.services import LegalHold, survivor_erase
@@ -24,10 +25,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         reference = normalise(options["reference"])
         if reference is None or normalise(options["confirm"]) != reference:
-            raise CommandError("the reference is malformed or --confirm does not repeat it")
+            raise CommandError(_("the reference is malformed or --confirm does not repeat it"))
         case = Case.objects.select_related("survivor").filter(survivor__reference=reference).first()
         if case is None:
-            raise CommandError("no case with that reference")
+            raise CommandError(_("no case with that reference"))
         try:
             survivor_erase(actor=None, case=case)
         except LegalHold as exc:

@@ -14,11 +14,23 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.utils.translation import gettext as _
 
 # Audit tables: SELECT and INSERT only. (The anomaly queue may also record its one
-# review and the scan position may move forward: UPDATE, limited by triggers.)
-APPEND_ONLY = ("audit_accessevent", "audit_chainlink", "auditlog_logentry", "django_admin_log")
-REVIEWED = ("audit_anomaly", "audit_anomalyscan")
+# review and the scan position may move forward: UPDATE, limited by triggers; the
+# forwarding positions move as collectors take leaves: UPDATE, never DELETE (a collector
+# sees a skipped range as a gap in the leaf indexes); the log's queue loses the rows the
+# sequencer has made leaves: DELETE, never UPDATE.)
+APPEND_ONLY = (
+    "audit_accessevent",
+    "audit_logleaf",
+    "audit_lognode",
+    "audit_treehead",
+    "auditlog_logentry",
+    "django_admin_log",
+)
+REVIEWED = ("audit_anomaly", "audit_anomalyscan", "audit_forwardposition")
+QUEUE = ("audit_pendingleaf",)
 ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -31,9 +43,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         role = options["role"]
         if connection.vendor != "postgresql":
-            raise CommandError("database roles are a PostgreSQL feature")
+            raise CommandError(_("database roles are a PostgreSQL feature"))
         if not ROLE.match(role):
-            raise CommandError("role names are lower-case letters, digits and _")
+            raise CommandError(_("role names are lower-case letters, digits and _"))
         quoted = connection.ops.quote_name(role)
         tables = connection.introspection.table_names()
         with connection.cursor() as cursor:
@@ -48,12 +60,14 @@ class Command(BaseCommand):
                     privileges = "SELECT, INSERT"
                 elif table in REVIEWED:
                     privileges = "SELECT, INSERT, UPDATE"
+                elif table in QUEUE:
+                    privileges = "SELECT, INSERT, DELETE"
                 else:
                     privileges = "SELECT, INSERT, UPDATE, DELETE"
                 cursor.execute(f"GRANT {privileges} ON {name} TO {quoted}")
             cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
         self.stdout.write(
             f"granted {role} what Haven needs on {len(tables)} tables; the audit tables "
-            f"({', '.join(APPEND_ONLY + REVIEWED)}) take no UPDATE or DELETE beyond what "
+            f"({', '.join(APPEND_ONLY + REVIEWED + QUEUE)}) take no UPDATE or DELETE beyond what "
             "their triggers allow. Run this again after each migrate."
         )
