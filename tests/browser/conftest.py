@@ -27,6 +27,18 @@ LAUNCH_ARGS = [
 ]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Any:
+    """A failed browser test says where each of its pages stood (address, headings,
+    messages) in its report and keeps a screenshot, so a failure in CI can be read
+    from the log."""
+    report = yield
+    pages = getattr(item.funcargs.get("new_page"), "pages", [])
+    if report.when == "call" and report.failed and pages:
+        report.sections.append(("where the pages stood", _where_pages_stood(item.name, pages)))
+    return report
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     for item in items:
         if "tests/browser/" in str(item.fspath):
@@ -67,6 +79,7 @@ def _published_rules(transactional_db: Any) -> None:
 @pytest.fixture
 def new_page(browser: Any, live_server: Any) -> Iterator[Any]:
     contexts = []
+    pages = []
 
     def make() -> Any:
         context = browser.new_context(
@@ -75,11 +88,26 @@ def new_page(browser: Any, live_server: Any) -> Iterator[Any]:
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
+        pages.append(page)
         return page
 
+    make.pages = pages  # type: ignore[attr-defined]
     yield make
     for context in contexts:
         context.close()
+
+
+def _where_pages_stood(test: str, pages: list[Any]) -> str:
+    ARTIFACTS.mkdir(exist_ok=True)
+    lines = []
+    for number, page in enumerate(pages, start=1):
+        try:
+            texts = page.locator("h1, h2, .messages, [role=alert]").all_inner_texts()
+            page.screenshot(path=str(ARTIFACTS / f"failed-{test}-{number}.png"), full_page=True)
+        except Exception as error:  # the page may have closed or crashed
+            texts = [f"(unreadable: {error.__class__.__name__})"]
+        lines += [f"page {number}: {page.url}", *(f"  {text!r}" for text in texts[:8])]
+    return "\n".join(lines)
 
 
 def shot(page: Any, name: str) -> None:
