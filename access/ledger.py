@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from access.keystore import tree_head_signer
-from audit import forward, log
+from audit import forward, log, verification
 from audit.models import PendingLeaf, TreeHead
 
 logger = logging.getLogger("haven.audit")
@@ -54,11 +54,16 @@ def head_of_size(size: int) -> TreeHead:
 
 
 def verify(
-    *, saved: Sequence[log.SavedHead] = (), progress: Callable[[int], None] | None = None
-) -> log.Verdict:
+    *,
+    saved: Sequence[verification.SavedHead] = (),
+    progress: Callable[[int], None] | None = None,
+    in_python: bool = False,
+) -> verification.Verdict:
     """Sequence what is queued, then rebuild and check the whole log."""
     sequence_now()
-    return log.verify(tree_head_signer().public_key(), saved=saved, progress=progress)
+    return verification.verify(
+        tree_head_signer().public_key(), saved=saved, progress=progress, in_python=in_python
+    )
 
 
 # --- the background sequencer, one per process ------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from access import ledger
+from audit import verification
 from audit.models import LogLeaf, PendingLeaf
 from cases.services import encounter_update
 from tests.factories import MARKERS, add_encounter, open_case
@@ -32,3 +33,14 @@ def trail(caseworker, api):
     assert LogLeaf.objects.count() >= 10
     assert not PendingLeaf.objects.exists()
     return case
+
+
+@pytest.fixture(params=["blocks of 16384", "blocks of 4"])
+def log_blocks(request, monkeypatch):
+    """The check reads the log in blocks of 2**14 leaves; with blocks of 4 a small
+    trail spans several, so the nodes above a block, the frontier of block roots and
+    heads that end inside a block are checked too."""
+    if request.param == "blocks of 4":
+        monkeypatch.setattr(verification, "LEVELS", 2)
+        monkeypatch.setattr(verification, "BLOCK", 4)
+    return request.param

@@ -30,7 +30,7 @@ import audit_verify
 from access import ledger
 from access.crypto.errors import KeyringUnavailable
 from access.models import WrappedKey
-from audit import anomalies, log, merkle
+from audit import anomalies, log, merkle, verification
 from audit.models import (
     AccessEvent,
     Anomaly,
@@ -86,7 +86,7 @@ def _recompute_everything_after(index: int) -> None:
     leaves = list(LogLeaf.objects.order_by("index"))
     rows = {
         "event": log._event_rows(leaf.ref_id for leaf in leaves if leaf.kind == "event"),
-        "change": log._change_rows(leaf.ref_id for leaf in leaves if leaf.kind == "change"),
+        "change": log.change_rows(leaf.ref_id for leaf in leaves if leaf.kind == "change"),
     }
     frontier = merkle.Frontier()
     with connection.cursor() as cursor:
@@ -111,6 +111,7 @@ def _recompute_everything_after(index: int) -> None:
         )
 
 
+@pytest.mark.usefixtures("log_blocks")
 def test_an_untouched_log_verifies(trail):
     assert "audit log intact" in _verify()
     assert ledger.verify().intact
@@ -132,6 +133,7 @@ def test_the_log_is_the_rfc_9162_tree_of_its_leaves(trail):
     key.verify(base64.b64decode(head.signature), message.encode())
 
 
+@pytest.mark.usefixtures("log_blocks")
 def test_an_edited_event_is_named_as_the_first_broken_leaf(trail):
     leaf = _middle("event")
     _sql("UPDATE audit_accessevent SET reason = %s WHERE id = %s", ["edited", leaf.ref_id])
@@ -139,6 +141,7 @@ def test_an_edited_event_is_named_as_the_first_broken_leaf(trail):
         _verify()
 
 
+@pytest.mark.usefixtures("log_blocks")
 def test_an_edited_change_log_entry_is_detected(trail):
     leaf = _middle("change")
     _sql("UPDATE auditlog_logentry SET object_repr = %s WHERE id = %s", ["forged", leaf.ref_id])
@@ -146,6 +149,7 @@ def test_an_edited_change_log_entry_is_detected(trail):
     assert (verdict.intact, verdict.first_broken_leaf) == (False, leaf.index)
 
 
+@pytest.mark.usefixtures("log_blocks")
 def test_a_deleted_event_is_detected(trail):
     leaf = _middle("event")
     _sql("DELETE FROM audit_accessevent WHERE id = %s", [leaf.ref_id])
@@ -154,6 +158,7 @@ def test_a_deleted_event_is_detected(trail):
     assert "missing" in verdict.problem
 
 
+@pytest.mark.usefixtures("log_blocks")
 def test_a_deleted_leaf_is_detected(trail):
     leaf = _middle("event")
     _sql('DELETE FROM audit_logleaf WHERE "index" = %s', [leaf.index])
@@ -161,6 +166,7 @@ def test_a_deleted_leaf_is_detected(trail):
     assert (verdict.intact, verdict.first_broken_leaf) == (False, leaf.index)
 
 
+@pytest.mark.usefixtures("log_blocks")
 def test_reordered_leaves_are_detected(trail):
     """Swapping two leaves' records changes the tree: the stored nodes and the signed
     root no longer match."""
@@ -172,6 +178,7 @@ def test_reordered_leaves_are_detected(trail):
     assert not verdict.intact and verdict.first_broken_leaf == a.index
 
 
+@pytest.mark.usefixtures("log_blocks")
 def test_a_database_only_forgery_fails_the_signature(trail):
     """AS9-USE-2, the penetration test's attack: edit an event with the triggers
     bypassed, recompute every leaf, node and root Haven's code would, and keep the old
@@ -184,6 +191,56 @@ def test_a_database_only_forgery_fails_the_signature(trail):
     assert "not signed by the audit key" in verdict.problem
     with pytest.raises(CommandError, match="not signed"):
         _verify()
+
+
+@pytest.mark.parametrize("level,index", [(1, 1), (2, 0), (3, 0)])
+def test_every_stored_node_is_checked_inside_and_above_a_block(trail, level, index, monkeypatch):
+    """With blocks of 4 leaves: a node inside a block (levels 1 and 2) and one above it
+    (level 3, made of two blocks' roots) that no longer match the leaves are named."""
+    monkeypatch.setattr(verification, "LEVELS", 2)
+    monkeypatch.setattr(verification, "BLOCK", 4)
+    assert ledger.verify().intact
+    _sql(
+        'UPDATE audit_lognode SET hash = %s WHERE level = %s AND "index" = %s',
+        [b"\x00" * 32, level, index],
+    )
+    verdict = ledger.verify()
+    assert not verdict.intact
+    assert f"stored tree node {level}/{index} does not match" in verdict.problem
+
+
+@pytest.mark.usefixtures("log_blocks")
+def test_heads_of_every_size_verify(trail):
+    """A head signed after each new leaf: heads end at a block's edge and inside it,
+    and each matches the root rebuilt up to it."""
+    for number in range(9):
+        event_record(actor=None, action="case.list", detail={"results": number})
+        ledger.sequence_now()
+    sizes = set(TreeHead.objects.values_list("size", flat=True))
+    assert {size % 4 for size in sizes} == {0, 1, 2, 3}
+    verdict = ledger.verify()
+    assert verdict.intact, verdict.describe()
+
+
+@pytest.mark.usefixtures("log_blocks")
+def test_a_rewritten_history_fails_a_signed_head_that_ends_inside_a_block(trail):
+    """Heads signed at several sizes; the attacker rewrites a leaf and every node but
+    leaves the signed heads alone: the first head after the edit no longer matches the
+    rebuilt root, wherever it ends."""
+    for number in range(3):
+        event_record(actor=None, action="case.list", detail={"results": number})
+        ledger.sequence_now()
+    newest = ledger.current_head()
+    leaf = _middle("event")
+    _sql("UPDATE audit_accessevent SET outcome = 'denied' WHERE id = %s", [leaf.ref_id])
+    _recompute_everything_after(leaf.index)
+    _sql("UPDATE audit_treehead SET root_hash = %s WHERE id = %s", [newest.root_hash, newest.pk])
+    sizes = TreeHead.objects.values_list("size", flat=True)
+    first_after = min(size for size in sizes if size > leaf.index)
+    assert first_after % 4  # a head that ends inside a block of 4
+    verdict = ledger.verify()
+    assert not verdict.intact
+    assert f"signed head of size {first_after}: history was rewritten" in verdict.problem
 
 
 def test_a_forgery_signed_with_another_key_fails_against_a_saved_head(trail, tmp_path):
@@ -227,6 +284,7 @@ def test_a_forgery_signed_with_another_key_fails_against_a_saved_head(trail, tmp
         _verify("--head", str(saved_path))
 
 
+@pytest.mark.usefixtures("log_blocks")
 def test_truncated_newest_leaves_are_caught(trail, tmp_path):
     """Removing the newest leaves and their records leaves a smaller tree; the signed
     heads that covered them (and a head saved elsewhere) show what is missing."""
@@ -249,6 +307,7 @@ def test_a_forged_saved_head_is_refused(trail, tmp_path):
         _verify("--head", str(tmp_path / "forged.json"))
 
 
+@pytest.mark.usefixtures("log_blocks")
 def test_an_event_written_outside_the_log_is_detected(trail):
     AccessEvent.objects.bulk_create([AccessEvent(action="case.view", outcome="allowed")])
     verdict = ledger.verify()
@@ -499,3 +558,65 @@ def test_the_time_postgresql_formats_is_the_time_python_formats(caseworker, micr
     assert at.astimezone(dt.UTC).isoformat().encode() in log.leaf_bytes(
         "event", copy_id, from_database
     )
+
+
+HARD_TEXT = [
+    'a quote " and a backslash \\',
+    "tab\tnew line\ncarriage\rcontrols\x01\x1f\x7f",
+    "عربي",
+    "ภาษาไทย",
+    "中文",
+    "Кириллица",
+    "Tiếng Việt",
+    "🙂 outside the basic plane",
+    "",
+]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL rebuilds leaves")
+def test_postgresql_rebuilds_an_event_leaf_exactly_as_python_does(caseworker):
+    """AS9-USE-2: the check lets PostgreSQL rebuild the leaves of events without detail;
+    for every script, quotes, backslashes, control characters, both address families,
+    no address, no actor and a whole second, its hash is the one Python's canonical
+    bytes give (else every such leaf would fall back to the slow path, or worse)."""
+    addresses = [None, "10.0.0.1", "2001:db8::1"]
+    written = []
+    for number, text in enumerate(HARD_TEXT):
+        event = AccessEvent(
+            at=dt.datetime(2026, 1, 2, 3, 4, 5, 0 if number % 2 else 123_456, tzinfo=dt.UTC),
+            actor_id=None if number % 3 == 0 else caseworker.pk,
+            actor_username=text,
+            actor_role="caseworker",
+            action="case.view",
+            case_reference=text[:12],
+            outcome="allowed",
+            reason=text[:64],
+            ip=addresses[number % 3],
+            user_agent=text,
+            request_id=text[:64],
+            detail={},
+        )
+        written.append(log.append_event(event).pk)
+    with_detail = event_record(actor=caseworker, action="case.view", detail={"results": 1}).pk
+    with connection.cursor() as cursor:
+        hashed = verification._event_hashes(cursor, [*written, with_detail])
+    rows = log._event_rows(written)
+    for event_id in written:
+        expected = hashlib.sha256(b"\x00" + log.leaf_bytes("event", event_id, rows[event_id]))
+        assert hashed[event_id] == expected.digest(), rows[event_id]
+    assert hashed[with_detail] is None  # an event with detail is rebuilt in Python
+    assert ledger.verify().intact
+
+
+@pytest.mark.parametrize("in_python", [False, True])
+def test_an_edit_is_caught_wherever_the_leaves_are_rebuilt(trail, in_python):
+    """The same check with every leaf rebuilt in this process (``--in-python``): an
+    edited event and an edited change-log entry are both named."""
+    assert ledger.verify(in_python=in_python).intact
+    leaf = _middle("event")
+    _sql("UPDATE audit_accessevent SET user_agent = %s WHERE id = %s", ["edited", leaf.ref_id])
+    verdict = ledger.verify(in_python=in_python)
+    assert (verdict.intact, verdict.first_broken_leaf) == (False, leaf.index)
+    assert f"event #{leaf.ref_id} was altered" in verdict.problem
+    with pytest.raises(CommandError, match="was altered"):
+        _verify(*(["--in-python"] if in_python else []))

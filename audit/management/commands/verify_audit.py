@@ -8,14 +8,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from access import ledger
-from audit import log
+from audit import log, verification
 from audit.services import event_record
 
 
-def _saved(path: str) -> log.SavedHead:
+def _saved(path: str) -> verification.SavedHead:
     try:
         body = json.loads(Path(path).read_text(encoding="utf-8"))
-        return log.SavedHead(
+        return verification.SavedHead(
             size=int(body["size"]),
             root_hash=str(body["root_hash"]),
             timestamp=str(body["timestamp"]),
@@ -30,12 +30,19 @@ class Command(BaseCommand):
         "Sequence what is queued, then rebuild the audit log from its records and check "
         "every leaf, stored node and signed tree head. Exit 0 when intact; otherwise "
         "non-zero, naming the first broken leaf. --head FILE (repeatable) also checks a "
-        "tree head saved off this server: the log must still extend it."
+        "tree head saved off this server: the log must still extend it. --in-python "
+        "rebuilds every leaf in this process instead of letting PostgreSQL rebuild the "
+        "leaves of events without detail (slower; trusts only the stored values)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--head", action="append", default=[], help="a saved signed tree head (JSON)"
+        )
+        parser.add_argument(
+            "--in-python",
+            action="store_true",
+            help="rebuild every leaf here, none in the database",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -43,7 +50,9 @@ class Command(BaseCommand):
         with tqdm(desc="sequencing queued events", unit="leaf", leave=False) as bar:
             ledger.sequence_now(progress=bar.update)
         with tqdm(total=log.tree_size(), desc="verifying audit log", unit="leaf") as bar:
-            verdict = ledger.verify(saved=saved, progress=bar.update)
+            verdict = ledger.verify(
+                saved=saved, progress=bar.update, in_python=options["in_python"]
+            )
         event_record(
             actor=None,
             action="audit.verify",
