@@ -179,6 +179,15 @@ def _event_values(cursor: Any, ids: list[int], is_postgresql: bool) -> dict[int,
     return out
 
 
+# Rebuilding the hashes is the database's largest work: PostgreSQL shares each block's
+# range among its parallel workers for that one query (the small queries around it are
+# faster without workers), then the settings go back to what they were.
+_PARALLEL = ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_index_scan_size")
+_SET_PARALLEL = "SELECT " + ", ".join(
+    f"pg_catalog.set_config('{name}', %s, false)" for name in _PARALLEL
+)
+
+
 def _event_hashes(cursor: Any, ids: list[int]) -> dict[int, bytes | None]:
     """PostgreSQL's rebuilt leaf hashes of a block's events. Events are sequenced nearly
     in id order, so their ids make a dense range, read by one scan of the primary key;
@@ -186,38 +195,31 @@ def _event_hashes(cursor: Any, ids: list[int]) -> dict[int, bytes | None]:
     low, high = min(ids), max(ids)
     if high - low >= 2 * len(ids):
         return {}
-    cursor.execute(_PG_EVENT_HASHES, [low, high])
-    return dict(cursor.fetchall())
+    cursor.execute(
+        "SELECT " + ", ".join(f"pg_catalog.current_setting('{name}')" for name in _PARALLEL)
+    )
+    settings = list(cursor.fetchone())
+    cursor.execute(_SET_PARALLEL, ["0"] * len(_PARALLEL))
+    try:
+        cursor.execute(_PG_EVENT_HASHES, [low, high])
+        return dict(cursor.fetchall())
+    finally:
+        cursor.execute(_SET_PARALLEL, settings)
 
 
 def _read_blocks(
-    cursor_of: Callable[[], Any], in_database: bool, stop: threading.Event
+    cursor_of: Callable[[], Any],
+    in_database: bool,
+    stop: threading.Event,
+    *,
+    first: int = 0,
+    step: int = 1,
 ) -> Generator[_Block]:
-    """The log in blocks: leaves, the events' leaf hashes rebuilt by PostgreSQL when
-    ``in_database`` (else every event's values), and the stored nodes."""
+    """The log in blocks (block ``first``, then every ``step``-th): leaves, the events'
+    leaf hashes rebuilt by PostgreSQL when ``in_database`` (else every event's values),
+    and the stored nodes. It ends at the first block without leaves."""
     is_postgresql = connection.vendor == "postgresql"
-    if in_database:
-        with cursor_of() as cursor:
-            # Rebuilding the hashes is the database's largest work: let PostgreSQL
-            # share each block's range among its parallel workers (for this session).
-            for name in _PARALLEL:
-                cursor.execute("SELECT pg_catalog.set_config(%s, '0', false)", [name])
-    try:
-        yield from _blocks_from(cursor_of, in_database, is_postgresql, stop)
-    finally:
-        if in_database:
-            with cursor_of() as cursor:
-                for name in _PARALLEL:
-                    cursor.execute(f"RESET {name}")
-
-
-_PARALLEL = ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_index_scan_size")
-
-
-def _blocks_from(
-    cursor_of: Callable[[], Any], in_database: bool, is_postgresql: bool, stop: threading.Event
-) -> Iterator[_Block]:
-    start = 0
+    start = first * BLOCK
     while not stop.is_set():
         with cursor_of() as cursor:
             cursor.execute(_LEAVES_SQL, [start, start + BLOCK])
@@ -241,7 +243,7 @@ def _blocks_from(
                     cursor.execute(_NODES_SQL, [level, low, high])
                     block.nodes[level] = cursor.fetchall()
         yield block
-        start += BLOCK
+        start += step * BLOCK
 
 
 class _ReadAhead:
@@ -290,14 +292,45 @@ class _ReadAhead:
 
 
 def _blocks(in_python: bool) -> tuple[Iterator[_Block], Callable[[], None]]:
+    """The blocks in order, and what to call when done. On PostgreSQL readers fetch
+    ahead in threads: one on the psycopg connection itself (thread-safe; Django's
+    wrapper is per thread), so it reads inside this thread's transaction if there is
+    one; outside a transaction (the command, the scheduled check) a second reader on a
+    connection of its own takes every other block, so the database works on two blocks
+    at once. Both see the same committed, append-only log."""
     if connection.vendor != "postgresql":
         return _read_blocks(connection.cursor, False, threading.Event()), lambda: None
-    # The reader uses the psycopg connection itself (thread-safe; Django's wrapper is
-    # per thread), so it reads inside this thread's transaction, if there is one.
     connection.ensure_connection()
-    raw = connection.connection
-    reader = _ReadAhead(lambda stop: _read_blocks(raw.cursor, not in_python, stop))
-    return iter(reader), reader.close
+    sources = [connection.connection]
+    if not connection.in_atomic_block:
+        extra = connection.get_new_connection(connection.get_connection_params())
+        extra.autocommit = True
+        sources.append(extra)
+
+    def reader(number: int, source: Any) -> _ReadAhead:
+        def produce(stop: threading.Event) -> Generator[_Block]:
+            return _read_blocks(source.cursor, not in_python, stop, first=number, step=len(sources))
+
+        return _ReadAhead(produce)
+
+    readers = [reader(number, source) for number, source in enumerate(sources)]
+
+    def in_turn() -> Iterator[_Block]:
+        turns = [iter(reader) for reader in readers]
+        while True:
+            for turn in turns:
+                block = next(turn, None)
+                if block is None:
+                    return
+                yield block
+
+    def close() -> None:
+        for reader in readers:
+            reader.close()
+        for source in sources[1:]:
+            source.close()
+
+    return in_turn(), close
 
 
 # --- checking a block ---------------------------------------------------------------------

@@ -620,3 +620,33 @@ def test_an_edit_is_caught_wherever_the_leaves_are_rebuilt(trail, in_python):
     assert f"event #{leaf.ref_id} was altered" in verdict.problem
     with pytest.raises(CommandError, match="was altered"):
         _verify(*(["--in-python"] if in_python else []))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="readers on PostgreSQL")
+def test_outside_a_transaction_two_readers_take_turns_and_miss_nothing(caseworker, monkeypatch):
+    """The command and the scheduled check run outside a transaction, where a second
+    reader on its own connection takes every other block: an edit in a block of
+    either reader is named, and the log is checked to its end."""
+    monkeypatch.setattr(verification, "LEVELS", 2)
+    monkeypatch.setattr(verification, "BLOCK", 4)
+    firsts = []
+    read_blocks = verification._read_blocks
+
+    def spied(*args, **kwargs):
+        firsts.append(kwargs["first"])
+        return read_blocks(*args, **kwargs)
+
+    monkeypatch.setattr(verification, "_read_blocks", spied)
+    for number in range(14):
+        event_record(
+            actor=caseworker, action="case.view", detail={"n": number} if number % 5 else {}
+        )
+    verdict = ledger.verify()
+    assert verdict.intact and verdict.checked == LogLeaf.objects.count() >= 14
+    assert sorted(firsts) == [0, 1]
+    for block in (2, 1):  # the first reader's block (0, 2, ...), then the second's
+        leaf = LogLeaf.objects.filter(kind="event", index__gte=4 * block).order_by("index").first()
+        _sql("UPDATE audit_accessevent SET request_id = 'edited' WHERE id = %s", [leaf.ref_id])
+        verdict = ledger.verify()
+        assert (verdict.intact, verdict.first_broken_leaf) == (False, leaf.index)
