@@ -59,6 +59,28 @@ class VerifyOutput(serializers.Serializer[Any]):
     pending = serializers.IntegerField(
         required=False, help_text="records written but not yet sequenced into the log"
     )
+    checked_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="when the check this result comes from finished (null: none has yet)",
+    )
+    age_seconds = serializers.IntegerField(
+        required=False, allow_null=True, help_text="seconds since checked_at"
+    )
+    kind = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="'full' (every leaf) or 'incremental' (the leaves added since the check "
+        "before, which was intact)",
+    )
+    stale = serializers.BooleanField(
+        required=False,
+        help_text="the result is older than the schedule allows: the scheduled check "
+        "is not running",
+    )
+    requested = serializers.BooleanField(
+        required=False, help_text="a fresh full check has been asked for and not yet run"
+    )
 
 
 class TreeHeadOutput(serializers.Serializer[Any]):
@@ -205,29 +227,57 @@ class AuditEventsApi(ApiView):
         return paginator.get_paginated_response(EventOutput(page, many=True).data)
 
 
+NOT_CHECKED = "the log has not been checked yet; the scheduled check runs within minutes"
+
+
+def _check_status() -> dict[str, Any]:
+    """The newest finished check, at once: verification never runs in a request."""
+    check, requested = ledger.latest_check(), ledger.check_requested()
+    age = ledger.check_age(check) if check is not None else None
+    return {
+        "intact": bool(check and check.intact),
+        "checked": check.checked if check else 0,
+        "first_broken": check.first_broken if check else None,
+        "problem": check.problem if check else NOT_CHECKED,
+        "tree_size": log.tree_size(),
+        "signed_size": check.signed_size if check else 0,
+        "pending": check.pending if check else 0,
+        "checked_at": check.finished_at if check else None,
+        "age_seconds": int(age.total_seconds()) if age is not None else None,
+        "kind": check.kind if check else None,
+        "stale": ledger.check_is_stale(check),
+        "requested": requested is not None,
+    }
+
+
 class AuditVerifyApi(ApiView):
     @extend_schema(
         operation_id="audit_verify",
         responses={200: VerifyOutput, **ERRORS},
-        summary="Rebuild the audit log and check it against its signed heads (DPO)",
+        summary="The newest result of the audit log's scheduled check, and its age (DPO)",
+        description="Answers at once from the newest finished check; `intact` is true only "
+        "when a check has finished and found the log intact. POST asks for a fresh full "
+        "check.",
     )
     @staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.verify")
     def get(self, request: Request, *, actor: User) -> Response:
-        verdict = ledger.verify()
-        policy.record_list(actor, action="audit.verify", count=verdict.checked)
-        return Response(
-            VerifyOutput(
-                {
-                    "intact": verdict.intact,
-                    "checked": verdict.checked,
-                    "first_broken": verdict.first_broken,
-                    "problem": verdict.problem,
-                    "tree_size": verdict.size,
-                    "signed_size": verdict.signed_size,
-                    "pending": verdict.pending,
-                }
-            ).data
-        )
+        status = _check_status()
+        policy.record_list(actor, action="audit.verify", count=status["checked"])
+        return Response(VerifyOutput(status).data)
+
+    @extend_schema(
+        operation_id="audit_verify_request",
+        request=None,
+        responses={202: VerifyOutput, **ERRORS},
+        summary="Ask for a fresh full check of the audit log (DPO)",
+        description="The scheduled job runs it next; GET shows its result when it is done. "
+        "Asking again while one waits asks for nothing more.",
+    )
+    @staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.verify_request")
+    def post(self, request: Request, *, actor: User) -> Response:
+        ledger.request_check()
+        policy.record_list(actor, action="audit.verify_request", count=1)
+        return Response(VerifyOutput(_check_status()).data, status=202)
 
 
 class TreeHeadApi(ApiView):

@@ -212,3 +212,38 @@ class ForwardPosition(models.Model):
 
     def __str__(self) -> str:
         return f"forwarded to {self.destination} up to leaf {self.position}"
+
+
+class Verification(models.Model):
+    """One check of the whole audit log, or a request for one. The scheduled job
+    (``access.ledger.verify_if_due``) fills it in; the DPO's page and the API show the
+    newest finished one, so no request ever waits for a check.
+
+    A full check rebuilds every leaf; an incremental one starts at ``resume_from``
+    with the tree's right edge (``frontier``) that the check before it left, and checks
+    the leaves and heads added since. A request (``started_at`` empty) is picked up by
+    the next run of the job."""
+
+    class Kind(models.TextChoices):
+        FULL = "full", gettext_lazy("full")
+        INCREMENTAL = "incremental", gettext_lazy("incremental")
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    start = models.BigIntegerField(default=0)  # the first leaf this check rebuilt
+    checked = models.BigIntegerField(default=0)  # leaves [0, checked) are verified
+    intact = models.BooleanField(null=True)
+    first_broken = models.BigIntegerField(null=True, blank=True)  # counting from 1
+    problem = models.TextField(blank=True)  # names leaves and sizes, never content
+    signed_size = models.BigIntegerField(default=0)
+    pending = models.BigIntegerField(default=0)
+    resume_from = models.BigIntegerField(default=0)  # a block boundary
+    frontier = models.JSONField(default=list)  # [[level, hex], ...] up to resume_from
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"audit log check #{self.pk} ({self.kind})"

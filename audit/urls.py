@@ -14,5 +14,6 @@ urlpatterns = [
     path("anomalies/", views.anomaly_queue, name="anomalies"),
     path("anomalies/<id:anomaly_id>/review/", views.anomaly_review, name="anomaly-review"),
     path("verify/", views.verify, name="verify"),
+    path("verify/request/", views.verify_request, name="verify-request"),
     path("tree-head.json", views.tree_head, name="tree-head"),
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import hashlib
 import queue
 import threading
@@ -43,6 +44,35 @@ from audit.models import AccessEvent, LogLeaf, TreeHead
 
 LEVELS = 14
 BLOCK = 1 << LEVELS  # leaves per block: one perfect subtree of level LEVELS
+CHECK_LOCK = 0x48415643  # "HAVC": one scheduled check at a time, whatever the processes
+
+
+@contextlib.contextmanager
+def exclusive() -> Iterator[bool]:
+    """Whether this process may run the scheduled check now: a PostgreSQL session lock
+    that another process holding it makes this one skip (SQLite: always)."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [CHECK_LOCK])
+        mine = bool(cursor.fetchone()[0])
+    try:
+        yield mine
+    finally:
+        if mine:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [CHECK_LOCK])
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where an incremental check starts: a block boundary and the tree's right edge
+    there (the perfect subtrees of the leaves before it, largest first, as
+    ``(level, hash)``), as the check before it rebuilt them."""
+
+    at: int
+    frontier: tuple[tuple[int, bytes], ...]
 
 
 @dataclass(frozen=True)
@@ -54,6 +84,8 @@ class Verdict:
     size: int = 0
     signed_size: int = 0
     pending: int = 0
+    start: int = 0  # the first leaf this check rebuilt (0: a full check)
+    resume: Resume | None = None  # where the next incremental check can start
 
     @property
     def first_broken_leaf(self) -> int | None:
@@ -291,7 +323,7 @@ class _ReadAhead:
         self._thread.join()
 
 
-def _blocks(in_python: bool) -> tuple[Iterator[_Block], Callable[[], None]]:
+def _blocks(in_python: bool, first: int) -> tuple[Iterator[_Block], Callable[[], None]]:
     """The blocks in order, and what to call when done. On PostgreSQL readers fetch
     ahead in threads: one on the psycopg connection itself (thread-safe; Django's
     wrapper is per thread), so it reads inside this thread's transaction if there is
@@ -299,7 +331,10 @@ def _blocks(in_python: bool) -> tuple[Iterator[_Block], Callable[[], None]]:
     connection of its own takes every other block, so the database works on two blocks
     at once. Both see the same committed, append-only log."""
     if connection.vendor != "postgresql":
-        return _read_blocks(connection.cursor, False, threading.Event()), lambda: None
+        return (
+            _read_blocks(connection.cursor, False, threading.Event(), first=first),
+            lambda: None,
+        )
     connection.ensure_connection()
     sources = [connection.connection]
     if not connection.in_atomic_block:
@@ -309,7 +344,9 @@ def _blocks(in_python: bool) -> tuple[Iterator[_Block], Callable[[], None]]:
 
     def reader(number: int, source: Any) -> _ReadAhead:
         def produce(stop: threading.Event) -> Generator[_Block]:
-            return _read_blocks(source.cursor, not in_python, stop, first=number, step=len(sources))
+            return _read_blocks(
+                source.cursor, not in_python, stop, first=first + number, step=len(sources)
+            )
 
         return _ReadAhead(produce)
 
@@ -516,6 +553,8 @@ def verify(
     saved: Sequence[SavedHead] = (),
     progress: Callable[[int], None] | None = None,
     in_python: bool = False,
+    resume: Resume | None = None,
+    account: bool = True,
 ) -> Verdict:
     """Rebuild the tree from the records and check it against everything stored and
     signed: every leaf against its record, every stored node, every tree head's root
@@ -524,15 +563,26 @@ def verify(
 
     On PostgreSQL the database rebuilds the leaves of events without detail, and this
     process checks them and rebuilds the rest; ``in_python`` rebuilds every leaf here,
-    trusting nothing of the database but the stored values (three times slower)."""
-    heads = list(TreeHead.objects.order_by("size", "id"))
+    trusting nothing of the database but the stored values (three times slower).
+
+    ``resume`` starts at a point an earlier check reached (incremental): only the
+    leaves and heads after it are checked, and the records are not counted
+    (``account``), which needs a scan of every table."""
+    start = 0
+    if resume is not None and resume.at % BLOCK == 0:
+        start = resume.at
+    heads = list(TreeHead.objects.filter(size__gt=start).order_by("size", "id"))
     try:
         checks = _heads_checked(public_key, heads, saved)
     except Broken as broken:
         return broken.verdict
     tree = _Tree()
-    position = 0
-    blocks, close = _blocks(in_python)
+    if start and resume is not None:
+        tree.outer = merkle.Frontier(
+            start // BLOCK, [(level - LEVELS, value) for level, value in resume.frontier]
+        )
+    position = start
+    blocks, close = _blocks(in_python, start // BLOCK)
     try:
         for block in blocks:
             if block.start != position:  # the block before was short: leaves are missing
@@ -556,7 +606,8 @@ def verify(
             f"a signed head of size {max(beyond)} is larger than the log ({position}): "
             "leaves were removed",
         )
-    signed = heads[-1].size if heads else 0
+    newest = TreeHead.objects.order_by("-size", "-id").values_list("size", flat=True).first()
+    signed = newest or 0
     if signed != position:
         return Verdict(
             False,
@@ -564,4 +615,17 @@ def verify(
             None,
             f"leaves {signed} to {position - 1} are not covered by a signed head",
         )
-    return _accounted(position, signed, pending_count())
+    pending = pending_count()
+    verdict = (
+        _accounted(position, signed, pending)
+        if account
+        else Verdict(True, position, size=position, signed_size=signed, pending=pending)
+    )
+    return dataclasses.replace(
+        verdict,
+        start=start,
+        resume=Resume(
+            tree.outer.size * BLOCK,
+            tuple((level + LEVELS, value) for level, value in tree.outer.stack),
+        ),
+    )

@@ -210,8 +210,26 @@ def anomaly_review(request: HttpRequest, anomaly_id: int, *, actor: User) -> Htt
     return redirect("audit:anomalies")
 
 
+@require_http_methods(["GET"])
 @staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.verify")
 def verify(request: HttpRequest, *, actor: User) -> HttpResponse:
-    verdict = ledger.verify()
-    policy.record_list(actor, action="audit.verify", count=verdict.checked)
-    return render(request, "audit/verify.html", {"verdict": verdict})
+    """The newest result of the scheduled check, at once (it never runs here)."""
+    check = ledger.latest_check()
+    policy.record_list(actor, action="audit.verify", count=check.checked if check else 0)
+    context = {
+        "check": check,
+        "stale": ledger.check_is_stale(check),
+        "requested": ledger.check_requested(),
+    }
+    return render(request, "audit/verify.html", context)
+
+
+@require_POST
+@staff_endpoint(need=Capability.AUDIT_REVIEW, action="audit.verify_request")
+def verify_request(request: HttpRequest, *, actor: User) -> HttpResponse:
+    ledger.request_check()
+    policy.record_list(actor, action="audit.verify_request", count=1)
+    messages.success(
+        request, _("A full check has been asked for. This page shows its result when it is done.")
+    )
+    return redirect("audit:verify")

@@ -307,6 +307,11 @@ HAVEN_SUPERVISION_DAYS = env.int("HAVEN_SUPERVISION_DAYS", default=30)
 # events are written; "off" leaves it to `manage.py audit_sequencer` (and the tests).
 HAVEN_AUDIT_SEQUENCER = env.str("HAVEN_AUDIT_SEQUENCER", default="thread")
 HAVEN_AUDIT_SEQUENCE_SECONDS = env.float("HAVEN_AUDIT_SEQUENCE_SECONDS", default=0.5)
+# The scheduled check of the audit log, run by the same sequencer (thread or command):
+# incremental (the leaves added since) every few minutes, full once a day, and a full
+# one at once when the DPO asks. Pages and the API show the newest result.
+HAVEN_AUDIT_CHECK_MINUTES = env.float("HAVEN_AUDIT_CHECK_MINUTES", default=5)
+HAVEN_AUDIT_FULL_CHECK_HOURS = env.float("HAVEN_AUDIT_FULL_CHECK_HOURS", default=24)
 # Forwarding the audit log to outside collectors as it is sequenced (audit.forward,
 # docs/deployment.md): RFC 5424 syslog over TCP ("tcp://host:601") or TLS
 # ("tls://host:6514", checked against HAVEN_SYSLOG_CA or the system's CAs), and FHIR

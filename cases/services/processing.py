@@ -173,6 +173,7 @@ NOT_PERSONAL: dict[str, str] = {
     "auth.Group": "Django's groups (unused: roles are on the account)",
     "contenttypes.ContentType": "Django's model names",
     "audit.ForwardPosition": "how far the trail was sent to each collector: a number",
+    "audit.Verification": "the results of the audit log's checks: sizes and leaf numbers",
     "admin.LogEntry": "Django's admin log: no longer written, frozen by a trigger",
     "guardian.UserObjectPermission": "unused: case grants are access.CaseGrant",
     "guardian.GroupObjectPermission": "unused: case grants are access.CaseGrant",

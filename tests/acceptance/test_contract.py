@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -283,8 +284,18 @@ def test_the_dpo_reviews_access_without_content(journey: dict, accepted: Make):
     assert NAME not in everything and "MARKER" not in everything
     searches = _paginated(dpo.get("/api/v1/audit/events/?action=case.search"))
     assert searches and NAME.lower() not in str(searches)
+    # The answer is the newest scheduled check's, at once; the DPO asks for a fresh one
+    # and sees it when the job (the server's sequencer thread) has run it.
+    assert dpo.get("/api/v1/audit/verify/").status == 200
+    asked = dpo.post("/api/v1/audit/verify/", {})
+    assert asked.status == 202 and asked.json["requested"] is True
+    deadline = time.monotonic() + 60
     verdict = dpo.get("/api/v1/audit/verify/").json
+    while verdict["requested"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        verdict = dpo.get("/api/v1/audit/verify/").json
     assert verdict["intact"] is True and verdict["checked"] > 0
+    assert verdict["kind"] == "full" and verdict["stale"] is False
     assert cw.get("/api/v1/audit/events/").status == 403
 
 

@@ -1311,6 +1311,15 @@ ENDPOINTS = [
         event="audit.verify",
     ),
     Endpoint(
+        "audit ask for a full check",
+        "api/v1/audit/verify/",
+        "post",
+        lambda w: "/api/v1/audit/verify/",
+        by_role({Role.DPO}, 202),
+        body=lambda w: {},
+        event="audit.verify_request",
+    ),
+    Endpoint(
         "audit tree head",
         "api/v1/audit/tree-head/",
         "get",
@@ -1397,6 +1406,16 @@ ENDPOINTS = [
         DPO_ONLY,
         web=True,
         event="audit.verify",
+    ),
+    Endpoint(
+        "web ask for a full check",
+        "audit/verify/request/",
+        "post",
+        lambda w: "/audit/verify/request/",
+        by_role({Role.DPO}, 302),
+        body=lambda w: {},
+        web=True,
+        event="audit.verify_request",
     ),
     Endpoint(
         "web signed tree head download",

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from access import ledger
 from access.roles import Role
 from access.services import grant_add, grant_assign
 from audit import anomalies
@@ -78,9 +79,17 @@ def test_the_access_report_for_the_dpo_and_the_team_supervisor(
     )
 
 
-def test_verify_reports_the_chain(api, dpo, journey):
-    body = api(dpo).get("/api/v1/audit/verify/").json()
+def test_verify_reports_the_newest_scheduled_check(api, dpo, journey):
+    """AS9-USE-2: before any check the API claims nothing (fail closed); after the
+    scheduled check it reports it, with its age."""
+    client = api(dpo)
+    before = client.get("/api/v1/audit/verify/").json()
+    assert (before["intact"], before["checked"], before["checked_at"]) == (False, 0, None)
+    assert "not been checked" in before["problem"] and before["stale"] is True
+    assert ledger.verify_if_due() is not None
+    body = client.get("/api/v1/audit/verify/").json()
     assert body["intact"] is True and body["checked"] > 5
+    assert body["kind"] == "full" and body["stale"] is False and 0 <= body["age_seconds"] < 60
 
 
 def test_no_dpo_page_or_download_shows_survivor_content(dpo, journey, caseworker):

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from access import ledger
 from audit import log, verification
-from audit.services import event_record
+from audit.models import Verification
 
 
 def _saved(path: str) -> verification.SavedHead:
@@ -50,15 +50,12 @@ class Command(BaseCommand):
         with tqdm(desc="sequencing queued events", unit="leaf", leave=False) as bar:
             ledger.sequence_now(progress=bar.update)
         with tqdm(total=log.tree_size(), desc="verifying audit log", unit="leaf") as bar:
-            verdict = ledger.verify(
-                saved=saved, progress=bar.update, in_python=options["in_python"]
+            _, verdict = ledger.run_check(
+                Verification.Kind.FULL,
+                saved=saved,
+                progress=bar.update,
+                in_python=options["in_python"],
             )
-        event_record(
-            actor=None,
-            action="audit.verify",
-            reason="" if verdict.intact else "broken",
-            detail={"checked": verdict.checked, "intact": verdict.intact},
-        )
         if not verdict.intact:
             raise CommandError(verdict.describe())
         for point in saved:
