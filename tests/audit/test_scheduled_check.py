@@ -168,3 +168,12 @@ def test_one_process_checks_at_a_time():
                 assert cursor.fetchone()[0] is False
         finally:
             other.close()
+
+
+def test_audit_sequencer_runs_the_check_when_it_is_due(trail):
+    out = StringIO()
+    call_command("audit_sequencer", "--once", stdout=out, stderr=StringIO())
+    assert "full check of leaves 0-" in out.getvalue() and ": intact" in out.getvalue()
+    out = StringIO()
+    call_command("audit_sequencer", "--once", stdout=out, stderr=StringIO())
+    assert "check of leaves" not in out.getvalue()  # not due again yet

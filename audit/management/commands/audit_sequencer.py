@@ -14,7 +14,8 @@ class Command(BaseCommand):
     help = (
         "Put queued audit events into the log and sign a new tree head: once (--once), or "
         "every --interval seconds until stopped, and forward the new leaves to the collectors "
-        "set in HAVEN_SYSLOG_URL and HAVEN_FHIR_AUDIT_URL. Safe to run beside the app processes' "
+        "set in HAVEN_SYSLOG_URL and HAVEN_FHIR_AUDIT_URL, and run the scheduled check of the log "
+        "when it is due (HAVEN_AUDIT_CHECK_MINUTES, HAVEN_AUDIT_FULL_CHECK_HOURS). Safe to run beside the app processes' "
         "own sequencers and on several servers: runs take turns on a database lock."
     )
 
@@ -31,6 +32,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"forwarded {sent.sent} to {sent.destination} {sent.error}".rstrip()
                 )
+            self._check()
             return
         while True:  # pragma: no cover (a service loop; --once is the tested path)
             result = ledger.sequence_now(wait=False)
@@ -41,4 +43,14 @@ class Command(BaseCommand):
                     self.stdout.write(
                         f"forwarded {sent.sent} to {sent.destination} {sent.error}".rstrip()
                     )
+            self._check()
             time.sleep(options["interval"])
+
+    def _check(self) -> None:
+        """The scheduled check of the log, when it is due and no other process runs it."""
+        check = ledger.verify_if_due()
+        if check is not None:
+            verdict = "intact" if check.intact else f"BROKEN: {check.problem}"
+            self.stdout.write(
+                f"{check.kind} check of leaves {check.start}-{check.checked}: {verdict}"
+            )
