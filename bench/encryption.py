@@ -25,10 +25,10 @@ from access.models import User
 from access.roles import Role
 from access.services import staff_add
 from audit.services import event_record
+from bench.references import distinct_references
 from cases import selectors, validators
 from cases.models import BlindIndexEntry, Case, Encounter, Identity, Survivor
 from cases.services import case_open, encounter_record
-from haven.references import new_reference
 
 RNG = random.Random(7)  # noqa: S311  (synthetic data)
 
@@ -216,10 +216,11 @@ def seed_survivors(total: int, batch: int = 2000) -> None:
         raise SystemExit("bench supervisor has no team")
     start = time.perf_counter()
     index_keys = keystore.index_keys()
+    references = distinct_references()
     for offset in tqdm(range(0, total, batch), desc="seeding survivors", unit="batch"):
         survivors, identities, cases, entries = [], [], [], []
         for i in range(offset, min(total, offset + batch)):
-            survivor = Survivor.with_new_key(new_reference())
+            survivor = Survivor.with_new_key(next(references))
             identity = Identity(
                 survivor=survivor,
                 given_name=f"Given{i % 997}",

@@ -17,9 +17,9 @@ from tqdm import tqdm
 from access.models import CaseGrant, ConfidentialityAcceptance, ConfidentialityRules, Team, User
 from access.roles import Role
 from access.services import token_issue
+from bench.references import distinct_references
 from cases import selectors
 from cases.models import Case, Encounter, Survivor
-from haven.references import new_reference
 
 RNG = random.Random(11)  # noqa: S311  (synthetic data)
 TEAMS = 10
@@ -42,11 +42,12 @@ def seed(cases: int, grants_per_case: int = 3, batch: int = 2000) -> list[User]:
     for worker in workers:
         by_team.setdefault(worker.team_id or 0, []).append(worker)
     now = timezone.now()
+    references = distinct_references()
     start = time.perf_counter()
     for offset in tqdm(range(0, cases, batch), desc="seeding cases and grants", unit="batch"):
         survivors, case_rows, grants = [], [], []
         for _ in range(min(batch, cases - offset)):
-            survivor = Survivor.with_new_key(new_reference())
+            survivor = Survivor.with_new_key(next(references))
             team = RNG.choice(teams)
             members = by_team[team.pk]
             owner = RNG.choice(members)
