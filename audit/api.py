@@ -219,7 +219,9 @@ class AuditEventsApi(ApiView):
         event_filter = _filter_from(request)
         ledger.sequence_now()  # so that every event listed has its leaf index
         paginator, page = self.paginate(
-            request, selectors.with_leaf_index(selectors.events(event_filter))
+            request,
+            selectors.with_leaf_index(selectors.events(event_filter)),
+            count=selectors.event_count(event_filter),
         )
         policy.record_list(
             actor, action="audit.events", count=len(page), fields=event_filter.used()

@@ -23,12 +23,15 @@ import datetime as dt
 import hashlib
 import json
 import json.encoder as json_encoder
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings
 from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -434,6 +437,35 @@ def _dequeue(ids: list[int]) -> None:
         cursor.execute("DELETE FROM audit_pendingleaf WHERE id = ANY(%s::bigint[])", [ids])
 
 
+_PG_ROLL_UP = (
+    "INSERT INTO audit_eventday (day, action, outcome, events) "
+    "SELECT (e.at AT TIME ZONE %s)::date, e.action, e.outcome, count(*) "
+    "FROM audit_accessevent e WHERE e.id = ANY(%s::bigint[]) GROUP BY 1, 2, 3 "
+    "ON CONFLICT (day, action, outcome) DO UPDATE SET events = audit_eventday.events + EXCLUDED.events"
+)
+_ROLL_UP = (
+    "INSERT INTO audit_eventday (day, action, outcome, events) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (day, action, outcome) DO UPDATE SET events = audit_eventday.events + EXCLUDED.events"
+)
+
+
+def _roll_up(events: dict[int, tuple[Any, ...]]) -> None:
+    """Add the events being sequenced to the daily rollup (``EventDay``), in the same
+    transaction: a day in the organisation's time zone, by action and outcome."""
+    if not events:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_PG_ROLL_UP, [settings.TIME_ZONE, list(events)])
+            return
+        zone = ZoneInfo(settings.TIME_ZONE)
+        days: Counter[tuple[dt.date, str, str]] = Counter()
+        for values in events.values():
+            at = dt.datetime.fromisoformat(values[0]) if isinstance(values[0], str) else values[0]
+            days[(at.astimezone(zone).date(), values[4], values[6])] += 1
+        cursor.executemany(_ROLL_UP, [(*key, count) for key, count in days.items()])
+
+
 def _sequence_batch(signer: Signer, batch: int, *, wait: bool) -> Sequenced:
     with transaction.atomic(), connection.cursor() as cursor:
         if not _lock(cursor, wait=wait):
@@ -459,6 +491,7 @@ def _sequence_batch(signer: Signer, batch: int, *, wait: bool) -> Sequenced:
             leaves.append((frontier.size, kind, ref_id, hashed))
             frontier.append(hashed, completed)
         _store(leaves, completed)
+        _roll_up({ref_id: v for (kind, ref_id), v in records.items() if kind == "event"})
         _dequeue([row[0] for row in pending])
         head = sign_head(signer, frontier.size, frontier.root())
         return Sequenced(len(leaves), frontier.size, head)

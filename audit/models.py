@@ -247,3 +247,24 @@ class Verification(models.Model):
 
     def __str__(self) -> str:
         return f"audit log check #{self.pk} ({self.kind})"
+
+
+class EventDay(models.Model):
+    """How many access events of one action and outcome each day had, in the
+    organisation's time zone: a rollup the sequencer keeps in the transaction that
+    makes the events leaves, so the desk's chart and the events list's count read a
+    few rows per day instead of every event. Events not yet sequenced are counted from
+    the queue."""
+
+    day = models.DateField()
+    action = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=10)
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "action", "outcome"], name="event_day_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.action} {self.outcome}: {self.events}"

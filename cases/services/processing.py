@@ -174,6 +174,7 @@ NOT_PERSONAL: dict[str, str] = {
     "contenttypes.ContentType": "Django's model names",
     "audit.ForwardPosition": "how far the trail was sent to each collector: a number",
     "audit.Verification": "the results of the audit log's checks: sizes and leaf numbers",
+    "audit.EventDay": "how many access events of each action a day had: counts, no one named",
     "admin.LogEntry": "Django's admin log: no longer written, frozen by a trigger",
     "guardian.UserObjectPermission": "unused: case grants are access.CaseGrant",
     "guardian.GroupObjectPermission": "unused: case grants are access.CaseGrant",

@@ -29,7 +29,13 @@ APPEND_ONLY = (
     "auditlog_logentry",
     "django_admin_log",
 )
-REVIEWED = ("audit_anomaly", "audit_anomalyscan", "audit_forwardposition")
+REVIEWED = (
+    "audit_anomaly",
+    "audit_anomalyscan",
+    "audit_forwardposition",
+    "audit_eventday",
+    "audit_verification",
+)
 QUEUE = ("audit_pendingleaf",)
 ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
