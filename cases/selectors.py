@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Case as DbCase
-from django.db.models import Count, F, Max, Q, QuerySet, Value, When
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -39,13 +39,23 @@ from cases.models import (
 
 def case_list_for(*, user: User) -> QuerySet[Case]:
     """Cases ``user`` may read, with the dates a caseload view needs: those whose
-    follow-up is due (overdue first) at the top, then the newest."""
+    follow-up is due (overdue first) at the top, then the newest.
+
+    The last encounter is a subquery on the (case, occurred_at) index rather than a
+    ``MAX`` over a join: PostgreSQL then works it out only for the page's rows, after
+    sorting and limiting, instead of grouping every readable case with every encounter
+    (which spilled to disk for a supervisor of thousands of cases)."""
     today = timezone.localdate()
+    last_encounter = (
+        Encounter.objects.filter(case=OuterRef("pk"))
+        .order_by("-occurred_at")
+        .values("occurred_at")[:1]
+    )
     return (
         policy.readable_cases(user)
         .select_related("survivor")
         .annotate(
-            last_encounter_at=Max("encounters__occurred_at"),
+            last_encounter_at=Subquery(last_encounter),
             next_follow_up=F("follow_up_on"),
             due_rank=DbCase(When(follow_up_on__lte=today, then=Value(0)), default=Value(1)),
         )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from audit.models import AccessEvent
 from cases.models import Case, Identity, Revision
 from haven.references import PATTERN
-from tests.factories import MARKERS, open_case
+from tests.factories import MARKERS, add_encounter, open_case
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +157,20 @@ def test_a_case_without_team_cannot_be_opened(api, make_staff):
     assert response.status_code == 400
     assert response.json()["code"] == "no_team"
     assert Case.objects.count() == 0
+
+
+def test_the_list_gives_each_case_its_last_encounter_without_grouping_every_case(api, caseworker):
+    """The last encounter comes from the (case, occurred_at) index for the page's rows;
+    the list's query has no GROUP BY over every readable case and its encounters."""
+    seen, unseen = open_case(caseworker), open_case(caseworker)
+    now = timezone.now()
+    add_encounter(caseworker, seen, occurred_at=now - dt.timedelta(days=3))
+    latest = add_encounter(caseworker, seen, occurred_at=now - dt.timedelta(hours=5))
+    add_encounter(caseworker, seen, occurred_at=now - dt.timedelta(days=1))
+    with CaptureQueriesContext(connection) as queries:
+        rows = api(caseworker).get("/api/v1/cases/").json()["results"]
+    last = {row["reference"]: row["last_encounter_at"] for row in rows}
+    assert parse_datetime(last[seen.reference]) == latest.occurred_at
+    assert last[unseen.reference] is None
+    listing = [q["sql"] for q in queries if 'FROM "cases_case"' in q["sql"]]
+    assert listing and not any("GROUP BY" in sql for sql in listing)
