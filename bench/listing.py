@@ -111,21 +111,32 @@ def listing(cases: int, queries: int) -> None:
     workers = seed(cases)
     worker = RNG.choice(workers)
     _with_encounters(worker)
+    supervisor = User.objects.create(
+        username="bench-supervisor", role=Role.SUPERVISOR, team_id=worker.team_id
+    )
+    _with_encounters(supervisor)
+    total_cases, total_grants = Case.objects.count(), CaseGrant.objects.count()
+    _line(f"{total_cases} cases", f"{total_grants} grants")
+    _measure(worker, "one caseworker", queries)
+    _measure(supervisor, "their team's supervisor", queries)
+
+
+def _measure(user: User, who: str, queries: int) -> None:
     rules = ConfidentialityRules.objects.order_by("-version").first()
     if rules is not None:
-        ConfidentialityAcceptance.objects.create(user=worker, rules=rules)
-    readable = selectors.case_list_for(user=worker).count()
+        ConfidentialityAcceptance.objects.create(user=user, rules=rules)
+    readable = selectors.case_list_for(user=user).count()
     page_size = 50
 
     def selector_page() -> float:
         start = time.perf_counter()
-        query = selectors.case_list_for(user=worker)
+        query = selectors.case_list_for(user=user)
         query.count()
         list(query[:page_size])
         return time.perf_counter() - start
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=worker, days=1)}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=user, days=1)}")
 
     def api_page() -> float:
         start = time.perf_counter()
@@ -137,9 +148,7 @@ def listing(cases: int, queries: int) -> None:
     api_page()
     selector_times = [selector_page() for _ in range(queries)]
     api_times = [api_page() for _ in range(queries)]
-    total_cases, total_grants = Case.objects.count(), CaseGrant.objects.count()
-    _line(f"one caseworker's readable cases: {readable}", f"{total_cases} cases")
-    _line("  grants in the database", f"{total_grants}")
+    _line(f"{who}: {readable} readable cases", "")
     _line(
         "  selector: count + first page of 50, median",
         f"{statistics.median(selector_times) * 1e3:.2f} ms",
