@@ -110,7 +110,9 @@ def fold(text: str) -> str:
     base = ""
     for char in unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text)):
         if unicodedata.combining(char) or unicodedata.category(char) == "Mn":
-            if base and _folds_marks(base):
+            # a mark on a space or a punctuation sign belongs to no word: dropped, as
+            # a line separator and a space must split a name alike
+            if base and (_folds_marks(base) or _separator(base)):
                 continue
         else:
             base = char
