@@ -96,19 +96,33 @@ def identity_for(*, case: Case) -> Identity:
     return Identity.objects.select_related("survivor").get(survivor_id=case.survivor_id)
 
 
-def _blind_candidates(criteria: Mapping[str, object]) -> QuerySet[BlindIndexEntry] | None:
+def _blind_candidates(criteria: Mapping[str, object]) -> QuerySet[Any, Any] | None:
     """Survivor ids whose blind index matches every criterion (a superset of the true
-    matches, by design), or None when a criterion cannot match anything."""
+    matches, by design), or None when a criterion cannot match anything.
+
+    One flat query however many criteria and words: the entries matching any wanted
+    (field, digest), grouped by survivor, kept where all of them matched (a survivor
+    has at most one entry per field and digest). Nesting one ``IN`` per criterion
+    instead made the planner chain nested loops, which took seconds on a small
+    database whose statistics were stale."""
     key = keystore.active_index_key()
-    survivors: Any = None
+    wanted: set[tuple[str, int]] = set()
     for indexed, normalised in _index_terms(criteria):
         if normalised is None:
             return None
-        hits = BlindIndexEntry.objects.filter(
-            field=indexed, key_id=key.key_id, digest=key.digest(indexed, normalised)
-        ).values("survivor_id")
-        survivors = hits if survivors is None else hits.filter(survivor_id__in=survivors)
-    return survivors  # type: ignore[no-any-return]
+        wanted.add((indexed, key.digest(indexed, normalised)))
+    if not wanted:
+        return None
+    match = Q()
+    for indexed, digest in sorted(wanted):
+        match |= Q(field=indexed, digest=digest)
+    return (
+        BlindIndexEntry.objects.filter(match, key_id=key.key_id)
+        .values("survivor_id")
+        .annotate(matched=Count("id"))
+        .filter(matched=len(wanted))
+        .values("survivor_id")
+    )
 
 
 def _index_terms(criteria: Mapping[str, object]) -> list[tuple[str, str | None]]:
