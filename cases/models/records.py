@@ -40,6 +40,17 @@ class Survivor(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     shredded_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        indexes = [
+            # The few erased survivors, so that "not erased" is an anti-join with this
+            # small index rather than a join with every survivor (case lists).
+            models.Index(
+                fields=["id"],
+                condition=models.Q(shredded_at__isnull=False),
+                name="survivor_shredded_idx",
+            )
+        ]
+
     def __str__(self) -> str:
         return self.reference
 
