@@ -9,7 +9,21 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
+from access.crypto.datakeys import key_scope
 from access.services import confidentiality_accepted
+
+
+class KeyScopeMiddleware:
+    """Each request unwraps the data keys it reads within one key scope, and forgets
+    them all when it ends: a survivor's key is unwrapped once per request, not once per
+    value, and no unwrapped key outlives the request that needed it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with key_scope():
+            return self.get_response(request)
 
 
 class StaffGateMiddleware:

@@ -1,19 +1,28 @@
-"""Per-survivor data keys (DEKs) and the per-field subkeys derived from them.
+"""Per-survivor data keys (DEKs), the field key derived from each, and the key scope.
 
 Each survivor has one random 256-bit DEK, stored only wrapped by the active KEK. Every
-encrypted field of that survivor's records uses ``HKDF(DEK, info=model.field)``, so a
-value can only be read with that survivor's key, in that field. Destroying the wrapped
-DEK makes all of it unreadable (crypto-shredding) without touching anyone else.
+encrypted value of that survivor's records is sealed with AES-GCM under one field key,
+``HKDF(DEK, info="haven-fields")``, and its associated data names the model, the field
+and the row (``access.crypto.fields``), so a value can only be read with that survivor's
+key, in that place. Destroying the wrapped DEK makes all of it unreadable
+(crypto-shredding) without touching anyone else.
+
+Values written before format 2 used one HKDF subkey per model and field; they are still
+read (``DataKey.cipher_for``) until ``keys reseal`` has sealed them again.
+
+Unwrapped keys live only in a ``key_scope``: one request, one batch of a command. The
+scope remembers each survivor's key for its other rows and fields, up to a bound, and
+forgets every key when it ends; nothing unwrapped outlives it in the process.
 """
 
 from __future__ import annotations
 
+import contextvars
 import secrets
-import threading
 import uuid
-from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -22,8 +31,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from access.crypto import envelope
 from access.crypto.keyring import get_provider
 
-_FIELD_SALT = b"haven-field-key-v1"
-_CACHE_SIZE = 4096
+_LEGACY_FIELD_SALT = b"haven-field-key-v1"
+_FIELD_SALT = b"haven-field-key-v2"
+_FIELD_INFO = b"haven-fields"
+SCOPE_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -33,23 +44,44 @@ class WrappedDataKey:
     blob: bytes = field(repr=False)
 
 
-@dataclass(frozen=True)
 class DataKey:
-    """An unwrapped DEK, held only in memory, with its per-field ciphers."""
+    """An unwrapped DEK, held only in memory, with the cipher of its field key.
 
-    dek_id: str
-    secret: bytes = field(repr=False)
-    _ciphers: dict[str, AESGCM] = field(default_factory=dict, repr=False, compare=False)
+    ``header`` starts every value sealed under it (format 2 and the DEK's id)."""
 
-    header: bytes = field(init=False, repr=False, compare=False)
+    __slots__ = ("dek_id", "secret", "header", "aead", "_legacy")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "header", envelope.header_for(self.dek_id))
+    def __init__(self, dek_id: str, secret: bytes) -> None:
+        self.dek_id = dek_id
+        self.secret = secret
+        self.header = envelope.header_for(dek_id, envelope.FIELD_VERSION)
+        self.aead = AESGCM(
+            HKDF(algorithm=hashes.SHA256(), length=32, salt=_FIELD_SALT, info=_FIELD_INFO).derive(
+                secret
+            )
+        )
+        self._legacy: dict[str, AESGCM] | None = None
+
+    def __repr__(self) -> str:
+        return f"<DataKey {self.dek_id}>"
+
+    @property
+    def legacy_header(self) -> bytes:
+        return envelope.header_for(self.dek_id)
 
     def cipher_for(self, label: str) -> AESGCM:
-        cipher = self._ciphers.get(label)
+        """The format-1 subkey of one model and field, for values not yet resealed."""
+        if self._legacy is None:
+            self._legacy = {}
+        cipher = self._legacy.get(label)
         if cipher is None:
-            cipher = self._ciphers[label] = _field_cipher(self.secret, label)
+            subkey = HKDF(
+                algorithm=hashes.SHA256(),
+                length=32,
+                salt=_LEGACY_FIELD_SALT,
+                info=label.encode(),
+            ).derive(self.secret)
+            cipher = self._legacy[label] = AESGCM(subkey)
         return cipher
 
 
@@ -57,42 +89,65 @@ def _wrap_aad(survivor_id: uuid.UUID, dek_id: str) -> bytes:
     return b"haven-dek-v1|" + survivor_id.hex.encode() + b"|" + dek_id.encode()
 
 
-class _UnwrapCache:
-    """A bounded LRU of unwrapped DEKs, keyed by the wrapped bytes, dropped whenever the
-    keyring changes (so a retired KEK stops working in this process at once)."""
+class KeyScope:
+    """The keys one request or batch has unwrapped, by wrapped bytes, each with the
+    owner and DEK id it was unwrapped for. Bounded: past ``limit`` keys the oldest is
+    dropped (it is unwrapped again if needed), so a batch over every survivor holds
+    no more keys than a page does."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: OrderedDict[bytes, bytes] = OrderedDict()
-        self._generation: object = None
+    __slots__ = ("_keys", "limit", "unwrapped")
 
-    def get(self, generation: object, blob: bytes) -> bytes | None:
-        with self._lock:
-            if generation != self._generation:
-                self._items.clear()
-                _field_cipher.cache_clear()
-                self._generation = generation
-                return None
-            secret = self._items.get(blob)
-            if secret is not None:
-                self._items.move_to_end(blob)
-            return secret
+    def __init__(self, limit: int = SCOPE_LIMIT) -> None:
+        self._keys: dict[bytes, tuple[uuid.UUID, DataKey]] = {}
+        self.limit = limit
+        self.unwrapped = 0
 
-    def put(self, generation: object, blob: bytes, secret: bytes) -> None:
-        with self._lock:
-            if generation != self._generation:
-                return
-            self._items[blob] = secret
-            if len(self._items) > _CACHE_SIZE:
-                self._items.popitem(last=False)
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def get(self, owner: uuid.UUID, wrapped: WrappedDataKey) -> DataKey | None:
+        entry = self._keys.get(wrapped.blob)
+        if entry is None or entry[0] != owner or entry[1].dek_id != wrapped.dek_id:
+            return None
+        return entry[1]
+
+    def put(self, owner: uuid.UUID, wrapped: WrappedDataKey, key: DataKey) -> None:
+        keys = self._keys
+        if len(keys) >= self.limit:
+            del keys[next(iter(keys))]
+        keys[wrapped.blob] = (owner, key)
+        self.unwrapped += 1
 
     def forget(self, blob: bytes) -> None:
-        with self._lock:
-            self._items.pop(blob, None)
-            _field_cipher.cache_clear()
+        self._keys.pop(blob, None)
+
+    def clear(self) -> None:
+        self._keys.clear()
 
 
-_cache = _UnwrapCache()
+_current: contextvars.ContextVar[KeyScope | None] = contextvars.ContextVar(
+    "haven_key_scope", default=None
+)
+
+
+@contextmanager
+def key_scope(limit: int = SCOPE_LIMIT) -> Iterator[KeyScope]:
+    """Open a key scope, or join the one already open (a batch inside a request)."""
+    scope = _current.get()
+    if scope is not None:
+        yield scope
+        return
+    scope = KeyScope(limit)
+    token = _current.set(scope)
+    try:
+        yield scope
+    finally:
+        _current.reset(token)
+        scope.clear()
+
+
+def current_scope() -> KeyScope | None:
+    return _current.get()
 
 
 def new_data_key(survivor_id: uuid.UUID) -> tuple[WrappedDataKey, DataKey]:
@@ -103,14 +158,36 @@ def new_data_key(survivor_id: uuid.UUID) -> tuple[WrappedDataKey, DataKey]:
     return wrapped, DataKey(dek_id=dek_id, secret=secret)
 
 
-def unwrap_data_key(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> DataKey:
-    provider = get_provider()
-    generation = provider.generation()
-    secret = _cache.get(generation, wrapped.blob)
-    if secret is None:
-        secret = provider.unwrap(wrapped.blob, aad=_wrap_aad(survivor_id, wrapped.dek_id))
-        _cache.put(generation, wrapped.blob, secret)
+def _unwrap(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> DataKey:
+    secret = get_provider().unwrap(wrapped.blob, aad=_wrap_aad(survivor_id, wrapped.dek_id))
     return DataKey(dek_id=wrapped.dek_id, secret=secret)
+
+
+def unwrap_data_key(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> DataKey:
+    """The DEK of ``survivor_id``; within a scope, unwrapped once per scope."""
+    scope = _current.get()
+    if scope is None:
+        return _unwrap(survivor_id, wrapped)
+    key = scope.get(survivor_id, wrapped)
+    if key is None:
+        key = _unwrap(survivor_id, wrapped)
+        scope.put(survivor_id, wrapped, key)
+    return key
+
+
+def unwrap_data_keys(owners: Iterable[tuple[uuid.UUID, WrappedDataKey]]) -> int:
+    """Unwrap the keys of a list's rows into the current scope at once (one pass over
+    the keyring for the page, not one per row as each is first read). Returns how many
+    were unwrapped; needs a scope."""
+    scope = _current.get()
+    if scope is None:
+        raise RuntimeError("unwrap_data_keys needs a key scope")
+    done = 0
+    for owner, wrapped in owners:
+        if scope.get(owner, wrapped) is None:
+            scope.put(owner, wrapped, _unwrap(owner, wrapped))
+            done += 1
+    return done
 
 
 def rewrap_data_key(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> WrappedDataKey:
@@ -121,12 +198,7 @@ def rewrap_data_key(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> WrappedD
 
 
 def forget_data_key(wrapped: WrappedDataKey) -> None:
-    _cache.forget(wrapped.blob)
-
-
-@lru_cache(maxsize=_CACHE_SIZE)
-def _field_cipher(secret: bytes, label: str) -> AESGCM:
-    subkey = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=_FIELD_SALT, info=label.encode()
-    ).derive(secret)
-    return AESGCM(subkey)
+    """Drop a destroyed key from the current scope (no other copy exists)."""
+    scope = _current.get()
+    if scope is not None:
+        scope.forget(wrapped.blob)

@@ -2,6 +2,11 @@
 
 ``version(1) ‖ len(key id)(1) ‖ key id ‖ nonce(12) ‖ ciphertext ‖ tag(16)``
 
+Version 1 is a value sealed directly under the named key (wrapped keys), or a field
+value under its per-field subkey (written before format 2). Version 2 is a field value
+under its data key's one field key (``access.crypto.datakeys``). The version byte is
+part of the associated data, so a value cannot be passed off as the other format.
+
 The key id selects the key: a reader never tries keys in turn. The associated data
 (AAD) binds the value to its place, so bytes copied elsewhere fail to decrypt.
 """
@@ -18,26 +23,31 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from access.crypto.errors import DecryptionFailed, UnknownKey
 
 FORMAT_VERSION = 1
+FIELD_VERSION = 2
+_VERSIONS = frozenset((FORMAT_VERSION, FIELD_VERSION))
 NONCE_BYTES = 12
 TAG_BYTES = 16
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 @lru_cache(maxsize=256)
-def header_for(key_id: str) -> bytes:
+def header_for(key_id: str, version: int = FORMAT_VERSION) -> bytes:
     encoded_id = key_id.encode("ascii")
-    return bytes((FORMAT_VERSION, len(encoded_id))) + encoded_id
+    return bytes((version, len(encoded_id))) + encoded_id
 
 
 def seal(aead: AESGCM, key_id: str, plaintext: bytes, aad: bytes) -> bytes:
-    header = header_for(key_id)
+    return seal_with_header(aead, header_for(key_id), plaintext, aad)
+
+
+def seal_with_header(aead: AESGCM, header: bytes, plaintext: bytes, aad: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
     return header + nonce + aead.encrypt(nonce, plaintext, header + aad)
 
 
 def key_id_of(blob: bytes) -> str:
     """Read the key id from a ciphertext without decrypting it."""
-    if len(blob) < 2 or blob[0] != FORMAT_VERSION:
+    if len(blob) < 2 or blob[0] not in _VERSIONS:
         raise DecryptionFailed("unsupported ciphertext format")
     id_len = blob[1]
     if len(blob) < 2 + id_len + NONCE_BYTES + TAG_BYTES:

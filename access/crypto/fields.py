@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
+from cryptography.exceptions import InvalidTag
 from django.core import checks
 from django.core.exceptions import FieldError, ValidationError
 from django.db import models
@@ -26,7 +27,7 @@ from django.db.models.query_utils import DeferredAttribute
 
 from access.crypto import envelope
 from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
-from access.crypto.errors import TAMPERING
+from access.crypto.errors import TAMPERING, DecryptionFailed
 
 
 class Sealed:
@@ -53,6 +54,20 @@ class KeyOwner(Protocol):
 
 SEALED_VERSION = "_haven_sealed_version"
 _PLACE_CACHE = "_haven_place"
+
+
+def open_value(key: DataKey, label: str, blob: bytes, aad: bytes) -> bytes:
+    """The padded plaintext of a field value: format 2 under the key's field key (the
+    hot path of every read: one comparison, one decryption), or format 1 under the
+    per-field subkey of values not yet resealed."""
+    header = key.header
+    start = len(header)
+    if blob[:start] == header:
+        try:
+            return key.aead.decrypt(blob[start : start + 12], blob[start + 12 :], header + aad)
+        except InvalidTag as exc:
+            raise DecryptionFailed("ciphertext does not authenticate in this place") from exc
+    return envelope.open_with_header(key.cipher_for(label), blob, aad, key.legacy_header)
 
 
 def aad_prefix(label: str) -> bytes:
@@ -141,7 +156,10 @@ class _EncryptedAttribute(DeferredAttribute):
             return self
         data = instance.__dict__
         attname = self.field.attname
-        value = data[attname] if attname in data else super().__get__(instance, cls)
+        try:
+            value = data[attname]
+        except KeyError:  # deferred: loaded now
+            value = super().__get__(instance, cls)
         if value.__class__ is Sealed:
             value = data[attname] = self.field.open(instance, value.blob)
         return value
@@ -206,19 +224,22 @@ class EncryptedField(_BinaryBase):
         """The row part of the AAD: the row id, and for a versioned record the version
         the value is (``sealed``) or will be sealed under. Cached on the instance."""
         model = type(instance)
-        row = getattr(instance, model.encryption_row_field)
+        data = instance.__dict__
+        row_field = model.encryption_row_field
+        row = data.get(model._meta.pk.attname) if row_field == "pk" else data.get(row_field)
+        if row is None:  # deferred, or not yet set
+            row = getattr(instance, row_field)
         version = None
         if model.encryption_version_field is not None:
-            data = instance.__dict__
             current = data.get(model.encryption_version_field)
             version = data.get(SEALED_VERSION, current) if sealed else current
-        cached: tuple[Any, Any, bytes] | None = instance.__dict__.get(_PLACE_CACHE)
+        cached: tuple[Any, Any, bytes] | None = data.get(_PLACE_CACHE)
         if cached is not None and cached[0] is row and cached[1] == version:
             return cached[2]
         if row is None:
             raise FieldError(f"{self._label}: the row id must be set before encrypting")
         place = row_place(row, version)
-        instance.__dict__[_PLACE_CACHE] = (row, version, place)
+        data[_PLACE_CACHE] = (row, version, place)
         return place
 
     def aad(self, instance: Any) -> bytes:
@@ -239,7 +260,7 @@ class EncryptedField(_BinaryBase):
         key = self._key(instance)
         plaintext = envelope.pad(self.encode(value))
         return Sealed(
-            envelope.seal(key.cipher_for(self._label), key.dek_id, plaintext, self.aad(instance))
+            envelope.seal_with_header(key.aead, key.header, plaintext, self.aad(instance))
         )
 
     def open(self, instance: KeyOwner, blob: bytes) -> Any:
@@ -248,9 +269,8 @@ class EncryptedField(_BinaryBase):
         earlier version of a versioned record, by its AAD."""
         key = instance.__dict__.get("_haven_data_key") or self._key(instance)
         aad = self._aad_prefix + self._place(instance, sealed=True)
-        cipher = key._ciphers.get(self._label) or key.cipher_for(self._label)
         try:
-            plaintext = envelope.open_with_header(cipher, blob, aad, key.header)
+            plaintext = open_value(key, self._label, blob, aad)
         except TAMPERING as exc:
             exc.place = self._label
             raise
@@ -402,17 +422,22 @@ class StoredKeys:
 def seal_stored(key: DataKey, label: str, row: Any, version: int | None, plaintext: bytes) -> bytes:
     """Encrypt encoded ``plaintext`` for ``label`` (``app.model.field``) in ``row``."""
     aad = aad_prefix(label) + row_place(row, version)
-    return envelope.seal(key.cipher_for(label), key.dek_id, envelope.pad(plaintext), aad)
+    return envelope.seal_with_header(key.aead, key.header, envelope.pad(plaintext), aad)
 
 
 def open_stored(key: DataKey, label: str, row: Any, version: int | None, blob: bytes) -> bytes:
     aad = aad_prefix(label) + row_place(row, version)
     try:
-        plain = envelope.open_with_header(key.cipher_for(label), blob, aad, key.header)
+        plain = open_value(key, label, blob, aad)
     except TAMPERING as exc:
         exc.place = label
         raise
     return envelope.unpad(plain)
+
+
+def needs_reseal(blob: bytes) -> bool:
+    """Whether ``blob`` is a format-1 value (``keys reseal`` seals it again)."""
+    return blob[0] == envelope.FORMAT_VERSION
 
 
 # --- files kept outside the database (attachments) ---

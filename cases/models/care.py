@@ -10,13 +10,20 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from access.crypto.datakeys import DataKey
-from access.crypto.fields import EncryptedModel, EncryptedTextField, open_file
+from access.crypto.fields import (
+    EncryptedModel,
+    EncryptedTextField,
+    needs_reseal,
+    open_file,
+    seal_file,
+)
 from audit.registry import AuditedQuerySet
 from cases import validators
 from cases.models.disclosure import Consent, Organisation
@@ -198,3 +205,22 @@ class Attachment(CaseRecord):
         with storages["attachments"].open(self.stored_as, "rb") as handle:
             blob = handle.read()
         return open_file(self.data_key(), ATTACHMENT_LABEL, self.pk, blob)
+
+    def reseal_content(self) -> bool:
+        """``keys reseal``: a file sealed in format 1 is sealed again in format 2 under
+        a new name; the old file is deleted once the new name is committed (until then
+        the row still names the old one, which still opens)."""
+        store = storages["attachments"]
+        with store.open(self.stored_as, "rb") as handle:
+            blob = handle.read()
+        if not needs_reseal(blob):
+            return False
+        key = self.data_key()
+        sealed = seal_file(
+            key, ATTACHMENT_LABEL, self.pk, open_file(key, ATTACHMENT_LABEL, self.pk, blob)
+        )
+        old = self.stored_as
+        self.stored_as = store.save(old, ContentFile(sealed))
+        type(self)._base_manager.filter(pk=self.pk).update(stored_as=self.stored_as)
+        transaction.on_commit(lambda: store.delete(old))
+        return True

@@ -33,7 +33,21 @@ def test_a_blob_starts_with_the_format_version_and_its_key_id():
     assert envelope.key_id_of(blob) == "dek-42"
 
 
-@pytest.mark.parametrize("version", [0, 2, 255])
+def test_a_blob_relabelled_as_the_other_format_does_not_open():
+    """Format 1 and format 2 name different keys for the same key id; the version byte
+    is authenticated, so a value cannot be passed off as the other format. AS9-STO-2."""
+    blob = bytearray(envelope.seal(KEY, "k1", b"secret", AAD))
+    blob[0] = envelope.FIELD_VERSION
+    assert envelope.key_id_of(bytes(blob)) == "k1"
+    with pytest.raises((DecryptionFailed, UnknownKey)):
+        envelope.open_sealed(KEY, bytes(blob), AAD)
+    with pytest.raises(DecryptionFailed):
+        envelope.open_with_header(
+            KEY, bytes(blob), AAD, envelope.header_for("k1", envelope.FIELD_VERSION)
+        )
+
+
+@pytest.mark.parametrize("version", [0, 3, 255])
 def test_a_blob_of_another_format_version_is_refused(version):
     blob = bytearray(envelope.seal(KEY, "k1", b"secret", AAD))
     blob[0] = version

@@ -20,7 +20,7 @@ def _bits(text: str) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Keys: add, rotate, retire KEY_ID, status, reindex [--new-index-key] [--bits N], "
+        "Keys: add, rotate, retire KEY_ID, status, reseal, reindex [--new-index-key] [--bits N], "
         "plan-index --population N."
     )
     # `keys add` must work before a keyring exists (first installation), and before
@@ -37,6 +37,12 @@ class Command(BaseCommand):
         retire = sub.add_parser("retire", help="remove a KEK that nothing uses any more")
         retire.add_argument("key_id")
         sub.add_parser("status", help="data keys per KEK, and the blind-index keys")
+        reseal = sub.add_parser(
+            "reseal",
+            help="seal values written before format 2 again under their data key's field "
+            "key (resumable)",
+        )
+        reseal.add_argument("--batch-size", type=int, default=500)
         reindex = sub.add_parser(
             "reindex",
             help="rebuild blind indexes; --new-index-key rotates the index key, --bits "
@@ -88,6 +94,17 @@ class Command(BaseCommand):
                 progress=bar.update,
             )
         self.stdout.write(f"indexed {done} survivors under index key {key_id}")
+
+    def _reseal(self, options: dict[str, Any]) -> None:
+        if options["batch_size"] < 1:
+            raise CommandError(_("--batch-size must be positive"))
+        total = keys.rows_to_reseal()
+        with tqdm(total=total, desc="resealing values", unit="row") as bar:
+            done = keys.keys_reseal(batch_size=options["batch_size"], progress=bar.update)
+        self.stdout.write(
+            f"resealed {done.values} values and {done.files} files in {done.rows} rows; "
+            f"{done.shredded} rows of shredded survivors left as they are"
+        )
 
     def _retire(self, options: dict[str, Any]) -> None:
         keys.keys_retire(options["key_id"])
