@@ -8,7 +8,7 @@ KANON_STAMP := $(KANON)/.installed
 PORT ?= 8000
 DEMO_ENV := HAVEN_DEMO=1 DJANGO_SECURE_SSL_REDIRECT=0
 
-.PHONY: run test lint typecheck unit browser install clean bench catalogues messages
+.PHONY: run test lint typecheck unit browser install clean bench bench-peers catalogues messages
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -65,8 +65,12 @@ browser: $(STAMP) catalogues
 test: lint $(KANON_STAMP) catalogues
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) bench-peers
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The libraries the peer benchmark measures Haven against; never part of the app.
+bench-peers: $(STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-bench.txt
 
 clean:
 	rm -rf $(VENV) $(KANON) var/*.sqlite3* staticfiles

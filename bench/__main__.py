@@ -1,5 +1,5 @@
 """Haven benchmarks: ``python -m bench [overhead|cipher|search|rotate|listing|audit|referral|
-today|purge|statistics|subject|reads|all] [options]``.
+today|purge|statistics|subject|reads|peers|http|all] [options]``.
 
 Runs against a scratch PostgreSQL database (``--database-url``, default
 ``postgres://postgres@127.0.0.1:5432/haven_bench``), which it drops and re-creates, with
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         "which",
         nargs="*",
         help="any of: overhead cipher search rotate listing audit referral today purge "
-        "statistics subject reads (default: all)",
+        "statistics subject reads peers http (default: all)",
     )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--encounters", type=int, default=10_000)
@@ -95,6 +95,11 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="for reads: a checkout of the commit before the change, measured the same way",
     )
+    parser.add_argument("--rows", type=int, default=10_000, help="for peers")
+    parser.add_argument("--rounds", type=int, default=5, help="for peers: medians over rounds")
+    parser.add_argument(
+        "--scale", type=int, default=100_000, help="for peers: survivors of the memory figure"
+    )
     parser.add_argument("--seconds", type=int, default=15, help="for reads: per client count")
     args = parser.parse_args(argv)
     everything = {
@@ -110,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         "statistics",
         "subject",
         "reads",
+        "peers",
+        "http",
     }
     which = everything if not args.which or "all" in args.which else set(args.which)
     if which - everything:
@@ -127,6 +134,12 @@ def main(argv: list[str] | None = None) -> None:
     from bench import encryption
 
     print(f"# Haven benchmarks  {time.strftime('%Y-%m-%d %H:%M')}  python {sys.version.split()[0]}")
+    if "peers" in which:
+        from bench import peers
+
+        peers.measure(args.rows, 2_000, args.rounds, args.scale)
+        _recreate_database(args.database_url)
+        call_command("migrate", verbosity=0)
     if "cipher" in which:
         encryption.cipher()
     if "overhead" in which:
@@ -182,6 +195,9 @@ def main(argv: list[str] | None = None) -> None:
 
         load.writes(args.database_url, before=args.before, seconds=args.seconds, fresh=fresh)
         load.reads(args.database_url, before=args.before, seconds=args.seconds, fresh=fresh)
+    if "http" in which:
+        _recreate_database(args.database_url)
+        load.http(args.database_url, seconds=args.seconds)
 
 
 if __name__ == "__main__":

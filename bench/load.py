@@ -164,12 +164,14 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk(url: str, token: str, clients: int, seconds: int) -> Load:
+def wrk(url: str, token: str, clients: int, seconds: int, script: Path | None = None) -> Load:
     """One ``wrk`` run: ``clients`` connections, each sending its next request when the
-    last is answered (a closed loop, as users at their desks)."""
+    last is answered (a closed loop, as users at their desks). A Lua ``script`` chooses
+    each request (``requests_script``)."""
     binary = shutil.which("wrk")
     if binary is None:
         raise SystemExit("the HTTP benchmarks need wrk: apt install wrk")
+    extra = [] if script is None else ["-s", str(script)]
     result = subprocess.run(  # noqa: S603 (fixed arguments)
         [
             binary,
@@ -179,6 +181,7 @@ def wrk(url: str, token: str, clients: int, seconds: int) -> Load:
             "--latency",
             "-H",
             f"Authorization: Bearer {token}",
+            *extra,
             url,
         ],
         capture_output=True,
@@ -240,6 +243,106 @@ def concurrent_reads(
                 "wait for a lock",
             )
         return results
+
+
+def requests_script(requests: list[tuple[str, str, Any]]) -> Path:
+    """A wrk Lua script sending ``requests`` (method, path, JSON body or None) in turn,
+    each connection's thread from its own place in the list."""
+    rows = []
+    for method, path, body in requests:
+        payload = "nil" if body is None else _lua_string(json.dumps(body))
+        rows.append(f"  {{{_lua_string(method)}, {_lua_string(path)}, {payload}}},")
+    script = "\n".join(
+        [
+            "local requests = {",
+            *rows,
+            "}",
+            "local json = {['Content-Type'] = 'application/json'}",
+            "local i = 0",
+            "setup = function(thread) thread:set('offset', math.random(#requests)) end",
+            "init = function() i = tonumber(offset) or 0 end",
+            "request = function()",
+            "  i = i + 1",
+            "  local r = requests[(i % #requests) + 1]",
+            "  return wrk.format(r[1], r[2], r[3] and json or nil, r[3])",
+            "end",
+            "",
+        ]
+    )
+    target = Path(tempfile.mkdtemp(prefix="haven-wrk-")) / "requests.lua"
+    target.write_text(script)
+    return target
+
+
+def _lua_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+ENCOUNTER = {
+    "occurred_at": "2026-01-15T10:00:00Z",
+    "kind": "follow_up",
+    "notes": "Follow-up at the shelter; discussed next steps. " + "x" * 150,
+    "location": "office",
+}
+
+
+def http(database_url: str, *, seconds: int, cases: int = 20, encounters: int = 10) -> None:
+    """Req/s, p50 and p99 of the caseworker's everyday requests on a real server
+    (gunicorn, 4 workers, production settings, the audit sequencer running) at 1, 4 and
+    16 clients: case list, case detail, encounter list, encounter create and a mix.
+    Each scenario spreads its requests over ``cases`` cases, as a team does."""
+    with serve(ROOT, database_url) as server:
+        staff(server, "bench-http", "caseworker", "bench")
+        references = []
+        for number in range(cases):
+            case = server.call(
+                "POST",
+                "/api/v1/cases/",
+                "bench-http",
+                {
+                    "summary": f"benchmark case {number}",
+                    "risk_level": "low",
+                    "trafficking_types": ["labour"],
+                },
+            )
+            references.append(case["reference"])
+            for _ in range(encounters):
+                server.call(
+                    "POST",
+                    f"/api/v1/cases/{case['reference']}/encounters/",
+                    "bench-http",
+                    ENCOUNTER,
+                )
+        lists = [("GET", "/api/v1/cases/", None)]
+        details = [("GET", f"/api/v1/cases/{r}/", None) for r in references]
+        timelines = [("GET", f"/api/v1/cases/{r}/encounters/", None) for r in references]
+        creates = [("POST", f"/api/v1/cases/{r}/encounters/", ENCOUNTER) for r in references]
+        # A working day: mostly reading, one write in ten.
+        mix = [
+            *lists * 5,
+            *details[:10],
+            *timelines[:10],
+            *creates[:3],
+        ]
+        scenarios: dict[str, list[tuple[str, str, Any]]] = {
+            "case list": lists,
+            "case detail": details,
+            "encounter list": timelines,
+            "encounter create": creates,
+            "mix (list, detail, timeline; 1 write in 10)": mix,
+        }
+        token = server.tokens["bench-http"]
+        wrk(server.url + "/", token, 4, 3, requests_script(timelines))  # warm every worker
+        for name, requests in scenarios.items():
+            script = requests_script(requests)
+            _line(f"HTTP {name}", "req/s p50 p99 ms")
+            for clients in CLIENTS:
+                load = wrk(server.url + "/", token, clients, seconds, script)
+                _line(
+                    f"  {clients:>2} clients ({load.requests:,} requests)",
+                    f"{load.rps:,.0f}/s {load.p50_ms:.1f} {load.p99_ms:.1f}",
+                    f"{load.errors} errors",
+                )
 
 
 # Run in a checkout's own directory, so that it measures that checkout's code: append

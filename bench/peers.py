@@ -1,0 +1,255 @@
+"""Haven's field layer beside the encrypted-field libraries a team would otherwise pick.
+
+The workload of issue 16: rows of three 200-byte text fields, owned by many survivors
+and read in insertion order, so that consecutive rows belong to different survivors
+(a caseworker's list, an export, a search result), never one hot key in a loop. Every
+contender has the same table shape (a foreign key to the survivor and three text
+columns), is created with ``save()`` in transactions of 1,000 rows and read with the
+same query (``select_related("survivor")``, ``iterator()``), touching every field. The
+contenders take turns within each round, in an order that rotates, and the figures
+are medians over the rounds. The peers are pinned in ``requirements-bench.txt`` and
+installed by ``make bench-peers``; the app never depends on them.
+
+Haven reads and creates inside ``key_scope()``, as every request and batch does: the
+scope is what a request pays for, so leaving it out would measure nothing real.
+
+Imported after ``django.setup()``.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import os
+import statistics
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+
+try:
+    from access.crypto.datakeys import key_scope
+except ImportError:  # a checkout from before the key scope (for the figures before)
+    key_scope = nullcontext  # type: ignore[assignment]
+from access.crypto.fields import EncryptedModel, EncryptedTextField
+from bench.references import distinct_references
+from cases.models import Survivor
+
+FIELD_BYTES = 200
+BATCH = 1000
+
+
+def _line(label: str, value: str, target: str = "") -> None:
+    print(f"{label:<58} {value:>18}  {target}", flush=True)
+
+
+def _configure_peers() -> None:
+    """The settings each peer reads, as its README asks (fresh random keys)."""
+    settings.SALT_KEY = base64.b64encode(os.urandom(16)).decode()  # fernet-encrypted-fields
+    settings.FIELD_ENCRYPTION_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    settings.CRYPTOGRAPHY_KEY = None  # django-cryptography derives it from SECRET_KEY
+
+
+def _models() -> dict[str, type[models.Model]]:
+    """The five tables, built only when the peers are installed."""
+    try:
+        from django_cryptography.fields import encrypt
+        from encrypted_fields.fields import EncryptedTextField as FernetText
+        from encrypted_model_fields.fields import EncryptedTextField as EmfText
+    except ImportError as exc:
+        raise SystemExit(
+            f"the peer benchmark needs requirements-bench.txt: make bench-peers ({exc})"
+        ) from exc
+
+    def table(
+        name: str, base: type[models.Model], text: Callable[[], models.Field[Any, Any]]
+    ) -> Any:
+        attrs: dict[str, Any] = {
+            "__module__": __name__,
+            # A row id known before the insert (Haven binds each value to it), and the
+            # row number the reads follow.
+            "id": models.UUIDField(primary_key=True, default=uuid.uuid4),
+            "n": models.IntegerField(db_index=True),
+            "survivor": models.ForeignKey(
+                Survivor, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+            ),
+            "a": text(),
+            "b": text(),
+            "c": text(),
+            "Meta": type("Meta", (), {"app_label": "cases", "db_table": f"bench_peer_{name}"}),
+            "__str__": lambda self: f"{name} {self.pk}",
+        }
+        if base is EncryptedModel:
+            attrs["data_key"] = lambda self: self.survivor.data_key()
+        return type(f"Peer{name.title()}", (base,), attrs)
+
+    return {
+        "plain ORM": table("plain", models.Model, lambda: models.TextField()),
+        "django-fernet-encrypted-fields": table("fernet", models.Model, FernetText),
+        "django-encrypted-model-fields": table("emf", models.Model, EmfText),
+        "django-cryptography-django5": table(
+            "cryptography", models.Model, lambda: encrypt(models.TextField())
+        ),
+        "Haven field layer": table("haven", EncryptedModel, EncryptedTextField),
+    }
+
+
+def _scope(name: str) -> AbstractContextManager[Any]:
+    return key_scope() if name == "Haven field layer" else nullcontext()
+
+
+def _text(i: int, which: str) -> str:
+    return (f"{which}{i:08d} " * (FIELD_BYTES // 10))[:FIELD_BYTES]
+
+
+def _seed_survivors(total: int) -> list[Survivor]:
+    references = distinct_references()
+    survivors: list[Survivor] = []
+    for offset in range(0, total, 5000):
+        chunk = [Survivor.with_new_key(next(references)) for _ in range(min(5000, total - offset))]
+        Survivor.objects.bulk_create(chunk)
+        survivors += chunk
+    return survivors
+
+
+def _create(model: type[models.Model], name: str, survivor_ids: list[Any], rows: int) -> float:
+    """``rows`` rows by ``save()``, survivor after survivor in turn, in transactions of
+    1,000; the survivors are read fresh (keys unwrapped as a request would)."""
+    start = time.perf_counter()
+    with _scope(name):
+        owners = {s.pk: s for s in Survivor.objects.filter(pk__in=set(survivor_ids))}
+        for offset in range(0, rows, BATCH):
+            with transaction.atomic():
+                for i in range(offset, min(rows, offset + BATCH)):
+                    owner = owners[survivor_ids[i % len(survivor_ids)]]
+                    model(
+                        survivor=owner, n=i, a=_text(i, "a"), b=_text(i, "b"), c=_text(i, "c")
+                    ).save()
+    return time.perf_counter() - start
+
+
+def _bulk_create(model: type[models.Model], name: str, survivors: list[Survivor]) -> None:
+    with _scope(name):
+        for offset in range(0, len(survivors), 5000):
+            model._default_manager.bulk_create(
+                model(survivor=s, n=i, a=_text(i, "a"), b=_text(i, "b"), c=_text(i, "c"))
+                for i, s in enumerate(survivors[offset : offset + 5000], offset)
+            )
+
+
+def _read(model: type[models.Model], name: str) -> tuple[float, int]:
+    """Every row, in insertion order, every field touched; nothing kept."""
+    start = time.perf_counter()
+    count = 0
+    with _scope(name):
+        rows: Iterator[Any] = (
+            model._default_manager.select_related("survivor")
+            .order_by("n")
+            .iterator(chunk_size=2000)
+        )
+        for row in rows:
+            if len(row.a) + len(row.b) + len(row.c) != 3 * FIELD_BYTES:
+                raise AssertionError(f"{name}: a value did not round-trip")
+            count += 1
+    return time.perf_counter() - start, count
+
+
+def _rotated(names: list[str], round_number: int) -> list[str]:
+    shift = round_number % len(names)
+    return names[shift:] + names[:shift]
+
+
+@dataclass
+class Figures:
+    create: dict[str, list[float]]
+    read: dict[str, list[float]]
+
+    def median(self, which: dict[str, list[float]], name: str) -> float:
+        return statistics.median(which[name])
+
+
+def measure(
+    rows: int = 10_000, survivors: int = 2_000, rounds: int = 5, scale: int = 100_000
+) -> None:
+    _configure_peers()
+    tables = _models()
+    names = list(tables)
+    with connection.schema_editor() as editor:
+        for model in tables.values():
+            editor.create_model(model)
+    owners = _seed_survivors(survivors)
+    ids = [s.pk for s in owners]
+    figures = Figures(create={n: [] for n in names}, read={n: [] for n in names})
+    for round_number in range(rounds):
+        for name in _rotated(names, round_number):
+            tables[name]._default_manager.all().delete()
+            gc.collect()
+            figures.create[name].append(rows / _create(tables[name], name, ids, rows))
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        for name in _rotated(names, round_number):
+            gc.collect()
+            elapsed, count = _read(tables[name], name)
+            if count != rows:
+                raise AssertionError(f"{name}: read {count} of {rows} rows")
+            figures.read[name].append(rows / elapsed)
+    _report(figures, names, rows, survivors, rounds)
+    _line(f"peers: one read of {rows:,} rows, {survivors:,} survivors", "rows/s, peak MiB")
+    for name in names:
+        _traced_read(tables[name], name)
+    _memory(tables, names, scale)
+
+
+def _report(figures: Figures, names: list[str], rows: int, survivors: int, rounds: int) -> None:
+    plain = "plain ORM"
+    peers = [n for n in names if n not in (plain, "Haven field layer")]
+    _line(
+        f"peers: {rows:,} rows x 3 fields of {FIELD_BYTES} B, {survivors:,} survivors",
+        f"median of {rounds}",
+    )
+    for kind, which in (("read", figures.read), ("create", figures.create)):
+        base = figures.median(which, plain)
+        for name in names:
+            value = figures.median(which, name)
+            _line(f"  {kind}: {name}", f"{value:,.0f} rows/s", f"{value / base:.1%} of plain")
+        best = max(peers, key=lambda n: figures.median(which, n))
+        haven = figures.median(which, "Haven field layer")
+        target = ">= 2x" if kind == "read" else ">= 1x"
+        _line(
+            f"  {kind}: Haven / best peer ({best})",
+            f"{haven / figures.median(which, best):.2f}x",
+            f"target {target}",
+        )
+
+
+def _memory(tables: dict[str, type[models.Model]], names: list[str], scale: int) -> None:
+    """Peak Python memory of one read of ``scale`` rows, one per survivor, against the
+    same read of 2,000: a key cache that grew with the survivors would show here."""
+    Survivor.objects.all().delete()
+    for model in tables.values():
+        model._default_manager.all().delete()
+    owners = _seed_survivors(scale)
+    for name in names:
+        _bulk_create(tables[name], name, owners)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    _line(f"peers: one read of {scale:,} rows, one survivor each", "rows/s, peak MiB")
+    for name in names:
+        _traced_read(tables[name], name)
+
+
+def _traced_read(model: type[models.Model], name: str) -> None:
+    gc.collect()
+    elapsed, count = _read(model, name)  # rows/s without tracing
+    gc.collect()
+    tracemalloc.start()
+    _read(model, name)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    _line(f"  {name}", f"{count / elapsed:,.0f}/s {peak / 2**20:.1f} MiB")
