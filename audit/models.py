@@ -100,7 +100,12 @@ class Anomaly(models.Model):
     actor_id = models.BigIntegerField(null=True, blank=True)
     actor_username = models.CharField(max_length=150, blank=True)
     case_reference = models.CharField(max_length=16, blank=True, db_index=True)
-    event = models.ForeignKey(AccessEvent, on_delete=models.PROTECT, related_name="anomalies")
+    # No database constraint: events are partitioned by month, and PostgreSQL can only
+    # reference a partitioned table by a key that includes the month. Events are never
+    # deleted (append-only triggers), so the reference cannot dangle.
+    event = models.ForeignKey(
+        AccessEvent, on_delete=models.PROTECT, related_name="anomalies", db_constraint=False
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reviewed_by_id = models.BigIntegerField(null=True, blank=True)
     review_note = models.CharField(max_length=2000, blank=True)

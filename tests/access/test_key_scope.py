@@ -50,14 +50,20 @@ def counting(monkeypatch):
 def _raw(model: Any, column: str, pk: Any) -> bytes:
     table = model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])  # noqa: S608
+        cursor.execute(
+            f"SELECT {column} FROM {table} WHERE id = %s",  # noqa: S608
+            [model._meta.pk.get_db_prep_value(pk, connection)],
+        )
         return bytes(cursor.fetchone()[0])
 
 
 def _set_raw(model: Any, column: str, pk: Any, value: bytes) -> None:
     table = model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [value, pk])  # noqa: S608
+        cursor.execute(
+            f"UPDATE {table} SET {column} = %s WHERE id = %s",  # noqa: S608
+            [value, model._meta.pk.get_db_prep_value(pk, connection)],
+        )
 
 
 def _as_format_1(encounter: Encounter) -> bytes:

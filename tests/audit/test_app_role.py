@@ -60,6 +60,12 @@ def app_role():
         "DROP TRIGGER audit_accessevent_no_change ON audit_accessevent",
         "ALTER TABLE audit_accessevent DISABLE TRIGGER ALL",
         "DROP TABLE audit_logleaf",
+        # A month's partition, reached by its own name (audit.partitions)
+        "UPDATE audit_accessevent_default SET reason = 'x'",
+        "DELETE FROM audit_accessevent_default",
+        "TRUNCATE audit_accessevent_default",
+        "ALTER TABLE audit_accessevent DETACH PARTITION audit_accessevent_default",
+        "DROP TABLE audit_accessevent_default",
         "SET session_replication_role = replica",
     ],
 )

@@ -29,6 +29,7 @@ APPEND_ONLY = (
     "auditlog_logentry",
     "django_admin_log",
 )
+MONTHLY = "audit_accessevent_"  # the access events' partitions (audit.partitions)
 REVIEWED = (
     "audit_anomaly",
     "audit_anomalyscan",
@@ -62,7 +63,7 @@ class Command(BaseCommand):
             cursor.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {quoted}")
             for table in tables:
                 name = connection.ops.quote_name(table)
-                if table in APPEND_ONLY:
+                if table in APPEND_ONLY or table.startswith(MONTHLY):
                     privileges = "SELECT, INSERT"
                 elif table in REVIEWED:
                     privileges = "SELECT, INSERT, UPDATE"
