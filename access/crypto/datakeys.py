@@ -163,6 +163,17 @@ def _unwrap(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> DataKey:
     return DataKey(dek_id=wrapped.dek_id, secret=secret)
 
 
+def data_key_of(owner: uuid.UUID, dek_id: str, kek_id: str, blob: bytes) -> DataKey:
+    """The DEK of ``owner`` from its stored columns: a key the scope already holds is
+    found with one look-up (the read path of every row of a list)."""
+    scope = _current.get()
+    if scope is not None:
+        entry = scope._keys.get(blob)
+        if entry is not None and entry[1].dek_id == dek_id and entry[0] == owner:
+            return entry[1]
+    return unwrap_data_key(owner, WrappedDataKey(dek_id=dek_id, kek_id=kek_id, blob=blob))
+
+
 def unwrap_data_key(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> DataKey:
     """The DEK of ``survivor_id``; within a scope, unwrapped once per scope."""
     scope = _current.get()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
+from access.crypto.datakeys import DataKey, data_key_of, new_data_key
 from access.crypto.errors import DataKeyDestroyed
 from access.crypto.fields import (
     EncryptedDateField,
@@ -73,10 +73,7 @@ class Survivor(models.Model):
             raise DataKeyDestroyed(f"data key of {self.reference} was destroyed")
         cached: DataKey | None = getattr(self, "_data_key", None)
         if cached is None:
-            wrapped = WrappedDataKey(
-                dek_id=self.dek_id, kek_id=self.kek_id, blob=bytes(self.wrapped_dek)
-            )
-            cached = unwrap_data_key(self.id, wrapped)
+            cached = data_key_of(self.id, self.dek_id, self.kek_id, bytes(self.wrapped_dek))
             self._data_key = cached
         return cached
 
