@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -78,8 +78,8 @@ def readable_cases(user: User) -> QuerySet[Case]:
         relation |= Q(team_id=user.team_id)
     # "Not erased" as an anti-join with the erased few (a partial index), so that the
     # count of a supervisor's thousands of cases never joins every survivor.
-    erased = Survivor.objects.filter(shredded_at__isnull=False).values("id")
-    return Case.objects.filter(relation).exclude(survivor_id__in=erased)
+    erased = Survivor.objects.filter(pk=OuterRef("survivor_id"), shredded_at__isnull=False)
+    return Case.objects.filter(relation).filter(~Exists(erased))
 
 
 def relation_to(user: User, case: Case) -> str | None:
