@@ -260,7 +260,12 @@ def requests_script(requests: list[tuple[str, str, Any]]) -> Path:
             "local json = {['Content-Type'] = 'application/json'}",
             "local i = 0",
             "setup = function(thread) thread:set('offset', math.random(#requests)) end",
-            "init = function() i = tonumber(offset) or 0 end",
+            # wrk.format takes the given headers instead of wrk.headers (the -H ones):
+            # a POST's headers are the -H ones and its content type.
+            "init = function()",
+            "  i = tonumber(offset) or 0",
+            "  for name, value in pairs(wrk.headers) do json[name] = value end",
+            "end",
             "request = function()",
             "  i = i + 1",
             "  local r = requests[(i % #requests) + 1]",
