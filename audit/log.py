@@ -179,11 +179,11 @@ def _event_rows(ids: Iterable[int]) -> dict[int, tuple[Any, ...]]:
             # costs one descent per id in every partition).
             cursor.execute(_EVENTS_BETWEEN, [low, high])
             wanted = set(ids)
-            rows = [row for row in cursor.fetchall() if row[0] in wanted]
+            fetched = [row for row in cursor.fetchall() if row[0] in wanted]
         else:
             cursor.execute(_EVENTS_LISTED, [ids])
-            rows = cursor.fetchall()
-        return {row[0]: (*row[1:-1], detail_value(row[-1])) for row in rows}
+            fetched = cursor.fetchall()
+        return {row[0]: (*row[1:-1], detail_value(row[-1])) for row in fetched}
 
 
 _EVENTS_BETWEEN = (

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from access import keystore, policy
 from access.crypto import blind
+from access.crypto.datakeys import key_scope
 from access.models import CaseGrant, User
 from cases.models import (
     DISCLOSURE_SCOPES,
@@ -34,6 +35,7 @@ from cases.models import (
     PlanGoal,
     Referral,
     Revision,
+    Survivor,
 )
 
 
@@ -148,10 +150,13 @@ def _confirmed(cases: QuerySet[Case], criteria: Mapping[str, object]) -> list[Ca
     """Decrypt each candidate's identity and keep the true matches: exact for the
     exact fields, every searched word among the person's folded name words for ``name``."""
     found = []
-    for case in cases.select_related("survivor__identity"):
-        identity = case.survivor.identity
-        if all(_confirms(identity, name, value) for name, value in criteria.items()):
-            found.append(case)
+    candidates = list(cases.select_related("survivor__identity"))
+    with key_scope():
+        Survivor.unwrap_keys(case.survivor for case in candidates)
+        for case in candidates:
+            identity = case.survivor.identity
+            if all(_confirms(identity, name, value) for name, value in criteria.items()):
+                found.append(case)
     return found
 
 

@@ -17,7 +17,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from access.crypto.datakeys import DataKey, data_key_of, new_data_key
+from access.crypto.datakeys import (
+    DataKey,
+    WrappedDataKey,
+    data_key_of,
+    new_data_key,
+    unwrap_data_keys,
+)
 from access.crypto.errors import DataKeyDestroyed
 from access.crypto.fields import (
     EncryptedDateField,
@@ -67,6 +73,17 @@ class Survivor(models.Model):
         )
         survivor._data_key = key
         return survivor
+
+    @staticmethod
+    def unwrap_keys(survivors: Iterable[Survivor]) -> int:
+        """Unwrap the data keys of a list's survivors into the open key scope at once
+        (one pass over the keyring for the whole list, which a remote KMS can serve as
+        one batch), before any of their values is read. Erased survivors are skipped."""
+        return unwrap_data_keys(
+            (s.id, WrappedDataKey(dek_id=s.dek_id, kek_id=s.kek_id, blob=bytes(s.wrapped_dek)))
+            for s in survivors
+            if s.wrapped_dek is not None
+        )
 
     def data_key(self) -> DataKey:
         if self.wrapped_dek is None:

@@ -15,7 +15,7 @@ from access.crypto import datakeys, envelope
 from access.crypto.errors import DataKeyDestroyed, DecryptionFailed, UnknownKey
 from access.crypto.fields import Sealed, aad_prefix, row_place
 from audit.models import AccessEvent
-from cases.models import Attachment, Encounter, Identity, Survivor
+from cases.models import Attachment, Encounter, Identity, Survivor, records
 from cases.models.care import ATTACHMENT_LABEL
 from cases.services import attachment_add, attachment_open, survivor_shred
 from tests.factories import MARKERS, add_encounter, open_case
@@ -235,3 +235,24 @@ def test_keys_reseal_seals_a_format_1_file_again(caseworker, django_capture_on_c
 def test_sealed_values_are_never_plaintext_on_the_way_to_the_database(caseworker):
     encounter = add_encounter(caseworker, open_case(caseworker))
     assert isinstance(Encounter.objects.get(pk=encounter.pk).__dict__["notes"], Sealed)
+
+
+def test_a_search_unwraps_its_candidates_keys_at_once(caseworker, counting, monkeypatch, api):
+    """A list over several survivors hands their keys to the keyring together, before
+    any value is read (a remote KMS can serve them as one batch), once each."""
+    batches: list[int] = []
+    original = records.unwrap_data_keys
+
+    def recording(owners: Any) -> int:
+        owners = list(owners)
+        batches.append(len(owners))
+        return original(owners)
+
+    monkeypatch.setattr(records, "unwrap_data_keys", recording)
+    for _ in range(3):
+        open_case(caseworker)
+    counting.unwraps = 0
+    response = api(caseworker).get("/api/v1/cases/search/", {"family_name": MARKERS["family_name"]})
+    assert response.status_code == 200 and len(response.json()["results"]) == 3
+    assert batches == [3]
+    assert counting.unwraps == 3
