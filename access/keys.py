@@ -339,10 +339,13 @@ def keys_reseal(
 
 def _reseal_row(manager: Any, row: Any, fields: list[EncryptedField], result: ResealResult) -> None:
     data = row.__dict__
-    old = [f for f in fields if isinstance(data.get(f.attname), Sealed)]
-    old = [f for f in old if needs_reseal(data[f.attname].blob)]
+    old = [
+        f
+        for f in fields
+        if isinstance(data.get(f.attname), Sealed) and needs_reseal(data[f.attname])
+    ]
     try:
-        updates = {f.attname: f.seal(row, f.open(row, data[f.attname].blob)) for f in old}
+        updates = {f.attname: f.seal(row, f.open(row, data[f.attname])) for f in old}
         resealed_file = bool(getattr(row, "reseal_content", lambda: False)())
     except DataKeyDestroyed:
         result.shredded += 1

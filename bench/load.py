@@ -207,26 +207,8 @@ def concurrent_reads(
     so writes an access event) at 1, 4 and 16 clients."""
     with serve(app_dir, database_url) as server:
         staff(server, "bench-reader", "caseworker", "bench")
-        case = server.call(
-            "POST",
-            "/api/v1/cases/",
-            "bench-reader",
-            {"summary": "benchmark case", "risk_level": "low", "trafficking_types": ["labour"]},
-        )
-        reference = case["reference"]
+        reference = case_with_encounters(server, "bench-reader", 0, encounters)
         path = f"/api/v1/cases/{reference}/encounters/"
-        for number in range(encounters):
-            server.call(
-                "POST",
-                path,
-                "bench-reader",
-                {
-                    "occurred_at": f"2026-01-{1 + number % 28:02d}T10:00:00Z",
-                    "kind": "follow_up",
-                    "notes": f"benchmark encounter {number} " + "x" * 200,
-                    "location": "office",
-                },
-            )
         token = server.tokens["bench-reader"]
         wrk(server.url + path, token, 4, 3)  # warm every worker
         results = []
@@ -283,12 +265,34 @@ def _lua_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-ENCOUNTER = {
-    "occurred_at": "2026-01-15T10:00:00Z",
-    "kind": "follow_up",
-    "notes": "Follow-up at the shelter; discussed next steps. " + "x" * 150,
-    "location": "office",
-}
+def encounter_body(number: int) -> dict[str, Any]:
+    return {
+        "occurred_at": f"2026-01-{1 + number % 28:02d}T10:00:00Z",
+        "kind": "follow_up",
+        "notes": f"benchmark encounter {number} " + "x" * 200,
+        "location": "office",
+    }
+
+
+ENCOUNTER = encounter_body(0)
+
+
+def case_with_encounters(server: Server, user: str, number: int, encounters: int) -> str:
+    """A case opened through the API with ``encounters`` encounters; its reference."""
+    case = server.call(
+        "POST",
+        "/api/v1/cases/",
+        user,
+        {
+            "summary": f"benchmark case {number}",
+            "risk_level": "low",
+            "trafficking_types": ["labour"],
+        },
+    )
+    reference: str = case["reference"]
+    for n in range(encounters):
+        server.call("POST", f"/api/v1/cases/{reference}/encounters/", user, encounter_body(n))
+    return reference
 
 
 def http(database_url: str, *, seconds: int, cases: int = 20, encounters: int = 10) -> None:
@@ -298,26 +302,10 @@ def http(database_url: str, *, seconds: int, cases: int = 20, encounters: int = 
     Each scenario spreads its requests over ``cases`` cases, as a team does."""
     with serve(ROOT, database_url) as server:
         staff(server, "bench-http", "caseworker", "bench")
-        references = []
-        for number in range(cases):
-            case = server.call(
-                "POST",
-                "/api/v1/cases/",
-                "bench-http",
-                {
-                    "summary": f"benchmark case {number}",
-                    "risk_level": "low",
-                    "trafficking_types": ["labour"],
-                },
-            )
-            references.append(case["reference"])
-            for _ in range(encounters):
-                server.call(
-                    "POST",
-                    f"/api/v1/cases/{case['reference']}/encounters/",
-                    "bench-http",
-                    ENCOUNTER,
-                )
+        references = [
+            case_with_encounters(server, "bench-http", number, encounters)
+            for number in range(cases)
+        ]
         lists = [("GET", "/api/v1/cases/", None)]
         details = [("GET", f"/api/v1/cases/{r}/", None) for r in references]
         timelines = [("GET", f"/api/v1/cases/{r}/encounters/", None) for r in references]

@@ -33,10 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, models, transaction
 
-try:
-    from access.crypto.datakeys import key_scope
-except ImportError:  # a checkout from before the key scope (for the figures before)
-    key_scope = nullcontext  # type: ignore[assignment]
+from access.crypto.datakeys import key_scope
 from access.crypto.fields import EncryptedModel, EncryptedTextField
 from bench.references import distinct_references
 from cases.models import Survivor
@@ -57,12 +54,13 @@ def _configure_peers() -> None:
 
 
 def _models() -> dict[str, type[models.Model]]:
-    """The five tables, built only when the peers are installed."""
+    """The five tables. The peers are imported here, after ``_configure_peers``: some
+    read their key settings when imported."""
     try:
         from django_cryptography.fields import encrypt
         from encrypted_fields.fields import EncryptedTextField as FernetText
         from encrypted_model_fields.fields import EncryptedTextField as EmfText
-    except ImportError as exc:
+    except ImportError as exc:  # the peers are not a dependency of the app
         raise SystemExit(
             f"the peer benchmark needs requirements-bench.txt: make bench-peers ({exc})"
         ) from exc

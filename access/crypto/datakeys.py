@@ -95,28 +95,26 @@ class KeyScope:
     dropped (it is unwrapped again if needed), so a batch over every survivor holds
     no more keys than a page does."""
 
-    __slots__ = ("_keys", "limit", "unwrapped")
+    __slots__ = ("_keys", "limit")
 
     def __init__(self, limit: int = SCOPE_LIMIT) -> None:
         self._keys: dict[bytes, tuple[uuid.UUID, DataKey]] = {}
         self.limit = limit
-        self.unwrapped = 0
 
     def __len__(self) -> int:
         return len(self._keys)
 
-    def get(self, owner: uuid.UUID, wrapped: WrappedDataKey) -> DataKey | None:
-        entry = self._keys.get(wrapped.blob)
-        if entry is None or entry[0] != owner or entry[1].dek_id != wrapped.dek_id:
+    def get(self, owner: uuid.UUID, dek_id: str, blob: bytes) -> DataKey | None:
+        entry = self._keys.get(blob)
+        if entry is None or entry[1].dek_id != dek_id or entry[0] != owner:
             return None
         return entry[1]
 
-    def put(self, owner: uuid.UUID, wrapped: WrappedDataKey, key: DataKey) -> None:
+    def put(self, owner: uuid.UUID, blob: bytes, key: DataKey) -> None:
         keys = self._keys
         if len(keys) >= self.limit:
             del keys[next(iter(keys))]
-        keys[wrapped.blob] = (owner, key)
-        self.unwrapped += 1
+        keys[blob] = (owner, key)
 
     def forget(self, blob: bytes) -> None:
         self._keys.pop(blob, None)
@@ -164,26 +162,20 @@ def _unwrap(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> DataKey:
 
 
 def data_key_of(owner: uuid.UUID, dek_id: str, kek_id: str, blob: bytes) -> DataKey:
-    """The DEK of ``owner`` from its stored columns: a key the scope already holds is
-    found with one look-up (the read path of every row of a list)."""
+    """The DEK of ``owner`` from its stored columns. Within a scope it is unwrapped once
+    per scope, and a key the scope holds is found with one look-up (the read path of
+    every row of a list); outside one, it is unwrapped each time."""
     scope = _current.get()
-    if scope is not None:
-        entry = scope._keys.get(blob)
-        if entry is not None and entry[1].dek_id == dek_id and entry[0] == owner:
-            return entry[1]
-    return unwrap_data_key(owner, WrappedDataKey(dek_id=dek_id, kek_id=kek_id, blob=blob))
+    key = None if scope is None else scope.get(owner, dek_id, blob)
+    if key is None:
+        key = _unwrap(owner, WrappedDataKey(dek_id=dek_id, kek_id=kek_id, blob=blob))
+        if scope is not None:
+            scope.put(owner, blob, key)
+    return key
 
 
 def unwrap_data_key(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> DataKey:
-    """The DEK of ``survivor_id``; within a scope, unwrapped once per scope."""
-    scope = _current.get()
-    if scope is None:
-        return _unwrap(survivor_id, wrapped)
-    key = scope.get(survivor_id, wrapped)
-    if key is None:
-        key = _unwrap(survivor_id, wrapped)
-        scope.put(survivor_id, wrapped, key)
-    return key
+    return data_key_of(survivor_id, wrapped.dek_id, wrapped.kek_id, wrapped.blob)
 
 
 def unwrap_data_keys(owners: Iterable[tuple[uuid.UUID, WrappedDataKey]]) -> int:
@@ -195,8 +187,8 @@ def unwrap_data_keys(owners: Iterable[tuple[uuid.UUID, WrappedDataKey]]) -> int:
         raise RuntimeError("unwrap_data_keys needs a key scope")
     done = 0
     for owner, wrapped in owners:
-        if scope.get(owner, wrapped) is None:
-            scope.put(owner, wrapped, _unwrap(owner, wrapped))
+        if scope.get(owner, wrapped.dek_id, wrapped.blob) is None:
+            scope.put(owner, wrapped.blob, _unwrap(owner, wrapped))
             done += 1
     return done
 

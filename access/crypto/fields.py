@@ -41,7 +41,7 @@ class Sealed(bytes):
     __slots__ = ()
 
     @property
-    def blob(self) -> bytes:
+    def blob(self) -> bytes:  # the name data migrations written before used
         return self
 
     def __repr__(self) -> str:
@@ -289,24 +289,11 @@ class EncryptedField(_BinaryBase):
         earlier version of a versioned record, by its AAD.
 
         The read path of every list and page, once per field per row: the key and the
-        row's place are remembered on the instance, and a format-2 value costs one
-        comparison of its header and one AES-GCM decryption."""
+        row's place are remembered on the instance (``open_value`` does the rest)."""
         key = instance.__dict__.get("_haven_data_key") or self._key(instance)
         aad = self._aad_prefix + self._place(instance, sealed=True)
-        header = key.header
-        start = len(header)
         try:
-            if blob[:start] == header:
-                try:
-                    padded = key.aead.decrypt(
-                        blob[start : start + 12], blob[start + 12 :], header + aad
-                    )
-                except InvalidTag as exc:
-                    raise DecryptionFailed(
-                        "ciphertext does not authenticate in this place"
-                    ) from exc
-            else:
-                padded = open_value(key, self._label, blob, aad)
+            padded = open_value(key, self._label, blob, aad)
         except TAMPERING as exc:
             exc.place = self._label
             raise
@@ -325,7 +312,7 @@ class EncryptedField(_BinaryBase):
             if version_field is None or data.get(SEALED_VERSION) == data.get(version_field):
                 return value  # untouched ciphertext stays as it is
             # The record moves to a new version: every value is sealed again under it.
-            value = data[self.attname] = self.open(model_instance, value.blob)
+            value = data[self.attname] = self.open(model_instance, value)
         return self.seal(model_instance, value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
@@ -335,7 +322,7 @@ class EncryptedField(_BinaryBase):
             raise TypeError(
                 f"{self.label()}: refusing to send an unencrypted value to the database"
             )
-        return connection.Database.Binary(value.blob)
+        return connection.Database.Binary(value)
 
     def get_lookup(self, lookup_name: str) -> Any:
         if lookup_name == "isnull":

@@ -8,7 +8,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from access.crypto import datakeys, envelope
@@ -18,6 +18,7 @@ from audit.models import AccessEvent
 from cases.models import Attachment, Encounter, Identity, Survivor, records
 from cases.models.care import ATTACHMENT_LABEL
 from cases.services import attachment_add, attachment_open, survivor_shred
+from cases.services.attachments import storage
 from tests.factories import MARKERS, add_encounter, open_case
 
 pytestmark = pytest.mark.django_db
@@ -216,8 +217,6 @@ def test_keys_reseal_seals_a_format_1_file_again(caseworker, django_capture_on_c
     legacy = envelope.seal(
         key.cipher_for(ATTACHMENT_LABEL), key.dek_id, envelope.pad(DOCUMENT), aad
     )
-    from cases.services.attachments import storage
-
     with storage().open(record.stored_as, "wb") as handle:
         handle.write(legacy)
     assert attachment_open(actor=caseworker, case=case, attachment_id=record.pk).content == DOCUMENT
@@ -256,3 +255,13 @@ def test_a_search_unwraps_its_candidates_keys_at_once(caseworker, counting, monk
     assert response.status_code == 200 and len(response.json()["results"]) == 3
     assert batches == [3]
     assert counting.unwraps == 3
+
+
+@pytest.mark.parametrize("action", ["rotate", "reindex", "reseal"])
+def test_a_batch_size_below_one_is_refused_before_any_work(action, caseworker):
+    encounter = add_encounter(caseworker, open_case(caseworker))
+    _as_format_1(encounter)
+    with pytest.raises(CommandError, match="--batch-size must be positive"):
+        call_command("keys", action, "--batch-size", "0", stdout=StringIO(), stderr=StringIO())
+    assert _raw(Encounter, "notes", encounter.pk)[0] == envelope.FORMAT_VERSION
+    assert not AccessEvent.objects.filter(action__startswith="key.").exists()

@@ -58,6 +58,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"].replace("-", "_")
+        if options.get("batch_size", 1) < 1:  # rotate, reindex, reseal
+            raise CommandError(_("--batch-size must be positive"))
         try:
             getattr(self, f"_{action}")(options)
         except CryptoError as exc:
@@ -75,16 +77,12 @@ class Command(BaseCommand):
             )
 
     def _rotate(self, options: dict[str, Any]) -> None:
-        if options["batch_size"] < 1:
-            raise CommandError(_("--batch-size must be positive"))
         pending = keys.keys_pending_rotation()
         with tqdm(total=pending, desc="re-wrapping keys", unit="key") as bar:
             done = keys.keys_rotate(batch_size=options["batch_size"], progress=bar.update)
         self.stdout.write(f"re-wrapped {done} data keys")
 
     def _reindex(self, options: dict[str, Any]) -> None:
-        if options["batch_size"] < 1:
-            raise CommandError(_("--batch-size must be positive"))
         total = keys.survivors_to_index()
         with tqdm(total=total, desc="rebuilding blind indexes", unit="survivor") as bar:
             key_id, done = keys.keys_reindex(
@@ -96,8 +94,6 @@ class Command(BaseCommand):
         self.stdout.write(f"indexed {done} survivors under index key {key_id}")
 
     def _reseal(self, options: dict[str, Any]) -> None:
-        if options["batch_size"] < 1:
-            raise CommandError(_("--batch-size must be positive"))
         total = keys.rows_to_reseal()
         with tqdm(total=total, desc="resealing values", unit="row") as bar:
             done = keys.keys_reseal(batch_size=options["batch_size"], progress=bar.update)
