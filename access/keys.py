@@ -10,8 +10,10 @@ and so that a survivor shredded meanwhile is never given their key back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.apps import apps
@@ -23,7 +25,13 @@ from access.crypto import blind
 from access.crypto.datakeys import WrappedDataKey, key_scope, rewrap_data_key
 from access.crypto.errors import DataKeyDestroyed, KeyringUnavailable
 from access.crypto.fields import EncryptedField, OwnKeyModel, Sealed, needs_reseal
-from access.crypto.keyring import LocalKeyringProvider, get_provider
+from access.crypto.keyring import (
+    LocalKeyringProvider,
+    ManagedProvider,
+    WithPreviousKeyring,
+    get_provider,
+    set_provider,
+)
 from access.models import User, WrappedKey
 from audit.models import AccessEvent
 from audit.services import event_record
@@ -31,11 +39,34 @@ from cases.models import BlindIndexEntry, Identity, Survivor
 from cases.services import identities_index
 
 
-def _local() -> LocalKeyringProvider:
+def _managed() -> ManagedProvider:
     provider = get_provider()
-    if not isinstance(provider, LocalKeyringProvider):
+    if not isinstance(provider, ManagedProvider):
         raise KeyringUnavailable("this key provider manages its keys itself (see its console)")
     return provider
+
+
+@contextmanager
+def previous_keyring(path: Path) -> Iterator[WithPreviousKeyring]:
+    """For one command: data keys wrapped by the KEKs of the keyring file at ``path``
+    are opened with it, and everything is wrapped again by the configured provider
+    (``keys rotate --from-keyring``: the move from the file into a token)."""
+    original = current = get_provider()
+    if isinstance(current, WithPreviousKeyring):
+        current = current.current
+    if isinstance(current, LocalKeyringProvider) or not isinstance(current, ManagedProvider):
+        raise KeyringUnavailable(
+            "--from-keyring moves keys into another provider: set HAVEN_KEY_PROVIDER=pkcs11 "
+            "and its settings first"
+        )
+    if not path.exists():
+        raise KeyringUnavailable(f"no keyring file at {path}")
+    both = WithPreviousKeyring(current, LocalKeyringProvider(path))
+    set_provider(both)
+    try:
+        yield both
+    finally:
+        set_provider(original)
 
 
 def trail_ready() -> bool:
@@ -47,7 +78,7 @@ def trail_ready() -> bool:
 def keys_add(*, actor: User | None = None) -> tuple[str, bool]:
     """Add a KEK and make it active. Returns (its id, whether the event was recorded:
     not before ``migrate``, when the database has no trail yet)."""
-    kek_id = _local().add_kek()
+    kek_id = _managed().add_kek()
     if not trail_ready():
         return kek_id, False
     event_record(actor=actor, action="key.add", detail={"kek": kek_id.lower()})
@@ -208,7 +239,7 @@ def keys_retire(kek_id: str, *, actor: User | None = None) -> None:
         raise KeyringUnavailable(
             f"{in_use} data keys are still wrapped by {kek_id}; run 'keys rotate' first"
         )
-    _local().retire_kek(kek_id)
+    _managed().retire_kek(kek_id)
     event_record(actor=actor, action="key.retire", detail={"kek": kek_id.lower()})
 
 

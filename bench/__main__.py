@@ -1,5 +1,5 @@
 """Haven benchmarks: ``python -m bench [overhead|cipher|search|rotate|listing|audit|referral|
-today|purge|statistics|subject|reads|peers|http|all] [options]``.
+today|purge|statistics|subject|reads|peers|hsm|http|all] [options]``.
 
 Runs against a scratch PostgreSQL database (``--database-url``, default
 ``postgres://postgres@127.0.0.1:5432/haven_bench``), which it drops and re-creates, with
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         "which",
         nargs="*",
         help="any of: overhead cipher search rotate listing audit referral today purge "
-        "statistics subject reads peers http (default: all)",
+        "statistics subject reads peers hsm http (default: all)",
     )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--encounters", type=int, default=10_000)
@@ -95,8 +95,10 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="for reads: a checkout of the commit before the change, measured the same way",
     )
-    parser.add_argument("--rows", type=int, default=10_000, help="for peers")
-    parser.add_argument("--rounds", type=int, default=5, help="for peers: medians over rounds")
+    parser.add_argument("--rows", type=int, default=10_000, help="for peers and hsm")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="for peers and hsm: medians over rounds"
+    )
     parser.add_argument(
         "--scale", type=int, default=100_000, help="for peers: survivors of the memory figure"
     )
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         "subject",
         "reads",
         "peers",
+        "hsm",
         "http",
     }
     which = everything if not args.which or "all" in args.which else set(args.which)
@@ -140,6 +143,10 @@ def main(argv: list[str] | None = None) -> None:
         peers.measure(args.rows, 2_000, args.rounds, args.scale)
         _recreate_database(args.database_url)
         call_command("migrate", verbosity=0)
+    if "hsm" in which:
+        from bench import hsm
+
+        hsm.measure(args.rows, 2_000, args.rounds)
     if "cipher" in which:
         encryption.cipher()
     if "overhead" in which:

@@ -211,6 +211,14 @@ CONTENT_SECURITY_POLICY = {
 # --- Haven ---
 HAVEN_KEYRING_FILE = env.path("HAVEN_KEYRING_FILE", default=str(VAR_DIR / "keyring.json"))
 HAVEN_KEYRING_AUTOCREATE = RELAXED
+# Where the key-encryption keys live: "file" (the keyring above) or "pkcs11" (a hardware
+# module or SoftHSM2; docs/key-management.md). During a move from the file into a token,
+# HAVEN_PREVIOUS_KEYRING_FILE names the old file, only read, until `keys rotate` is done.
+HAVEN_KEY_PROVIDER = env.str("HAVEN_KEY_PROVIDER", default="file")
+HAVEN_PKCS11_MODULE = env.str("HAVEN_PKCS11_MODULE", default="")
+HAVEN_PKCS11_TOKEN = env.str("HAVEN_PKCS11_TOKEN", default="")
+HAVEN_PKCS11_PIN_FILE = env.str("HAVEN_PKCS11_PIN_FILE", default="")
+HAVEN_PREVIOUS_KEYRING_FILE = env.str("HAVEN_PREVIOUS_KEYRING_FILE", default="")
 HAVEN_TOKEN_DEFAULT_DAYS = env.int("HAVEN_TOKEN_DEFAULT_DAYS", default=30)
 
 # --- API ---

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 
 from access.crypto import envelope
 from access.crypto.errors import KeyringUnavailable, UnknownKey
+from access.crypto.hsm import Pkcs11Provider, read_pin
 
 KEY_BYTES = 32
 
@@ -70,6 +71,17 @@ class KeyProvider(Protocol):
     def generation(self) -> object:
         """Changes whenever the key material changes, so caches can be dropped."""
         ...
+
+
+@runtime_checkable
+class ManagedProvider(KeyProvider, Protocol):
+    """A provider whose KEKs Haven itself creates and destroys (``keys add`` and
+    ``keys retire``): the keyring file and a PKCS#11 token. A cloud KMS manages its
+    keys in its own console instead."""
+
+    def add_kek(self) -> str: ...
+
+    def retire_kek(self, kek_id: str) -> None: ...
 
 
 @dataclass
@@ -324,8 +336,92 @@ class LocalKeyringProvider:
         self._update(change)
 
 
+class WithPreviousKeyring:
+    """A provider during a move from the keyring file into a token: new data keys are
+    wrapped by the token's active KEK, and data keys still wrapped by a KEK of the old
+    file are opened with it until ``keys rotate`` has re-wrapped them all. The file is
+    only read. Key ids of the two never collide (the file's are ``k1``..., a token's
+    ``h1``...); if they did, the token's key is the one used."""
+
+    def __init__(self, current: ManagedProvider, previous: LocalKeyringProvider) -> None:
+        self.current = current
+        self.previous = previous
+
+    def __repr__(self) -> str:
+        return f"<{self.current!r} with previous keyring {self.previous.path}>"
+
+    def active_kek_id(self) -> str:
+        return self.current.active_kek_id()
+
+    def kek_ids(self) -> frozenset[str]:
+        return self.current.kek_ids() | self.previous.kek_ids()
+
+    def previous_kek_ids(self) -> frozenset[str]:
+        return self.previous.kek_ids() - self.current.kek_ids()
+
+    def wrap(self, data_key: bytes, *, aad: bytes) -> bytes:
+        return self.current.wrap(data_key, aad=aad)
+
+    def unwrap(self, wrapped: bytes, *, aad: bytes) -> bytes:
+        if envelope.key_id_of(wrapped) in self.previous_kek_ids():
+            return self.previous.unwrap(wrapped, aad=aad)
+        return self.current.unwrap(wrapped, aad=aad)
+
+    def index_keys(self) -> Mapping[str, bytes]:
+        return self.previous.index_keys()  # roots the old file held stay readable
+
+    def active_index_key_id(self) -> str | None:
+        return self.previous.active_index_key_id()
+
+    def signing_key(self) -> bytes | None:
+        return self.previous.signing_key()
+
+    def generation(self) -> object:
+        return (self.current.generation(), self.previous.generation())
+
+    def add_kek(self) -> str:
+        return self.current.add_kek()
+
+    def retire_kek(self, kek_id: str) -> None:
+        if kek_id in self.previous_kek_ids():
+            raise KeyringUnavailable(
+                f"{kek_id} is in the previous keyring file, which Haven only reads: once "
+                "'keys status' shows no data key under it, unset HAVEN_PREVIOUS_KEYRING_FILE "
+                "and destroy the file"
+            )
+        self.current.retire_kek(kek_id)
+
+
 _provider: KeyProvider | None = None
 _provider_lock = threading.Lock()
+
+
+def provider_from_settings() -> KeyProvider:
+    """The provider ``HAVEN_KEY_PROVIDER`` names: ``file`` (the default) or ``pkcs11``."""
+    kind = settings.HAVEN_KEY_PROVIDER
+    if kind == "file":
+        return LocalKeyringProvider(
+            Path(settings.HAVEN_KEYRING_FILE), autocreate=settings.HAVEN_KEYRING_AUTOCREATE
+        )
+    if kind != "pkcs11":
+        raise KeyringUnavailable(f"HAVEN_KEY_PROVIDER must be 'file' or 'pkcs11', not {kind!r}")
+    missing = [
+        name
+        for name in ("HAVEN_PKCS11_MODULE", "HAVEN_PKCS11_TOKEN", "HAVEN_PKCS11_PIN_FILE")
+        if not getattr(settings, name)
+    ]
+    if missing:
+        raise KeyringUnavailable(f"HAVEN_KEY_PROVIDER=pkcs11 needs {', '.join(missing)}")
+    token = Pkcs11Provider(
+        settings.HAVEN_PKCS11_MODULE,
+        settings.HAVEN_PKCS11_TOKEN,
+        read_pin(Path(settings.HAVEN_PKCS11_PIN_FILE)),
+    )
+    if settings.HAVEN_PREVIOUS_KEYRING_FILE:
+        return WithPreviousKeyring(
+            token, LocalKeyringProvider(Path(settings.HAVEN_PREVIOUS_KEYRING_FILE))
+        )
+    return token
 
 
 def get_provider() -> KeyProvider:
@@ -333,10 +429,7 @@ def get_provider() -> KeyProvider:
     if _provider is None:
         with _provider_lock:
             if _provider is None:
-                _provider = LocalKeyringProvider(
-                    Path(settings.HAVEN_KEYRING_FILE),
-                    autocreate=settings.HAVEN_KEYRING_AUTOCREATE,
-                )
+                _provider = provider_from_settings()
     return _provider
 
 

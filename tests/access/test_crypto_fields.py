@@ -14,7 +14,8 @@ from cases.models import Case, Encounter, Identity
 from tests.factories import MARKERS, add_encounter, open_case
 from tests.helpers import db_pk
 
-pytestmark = pytest.mark.django_db
+# Every test runs with each key provider: the keyring file and a PKCS#11 token.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("key_provider")]
 
 
 def _raw(table: str, column: str, pk: object) -> bytes | None:

@@ -21,7 +21,8 @@ from cases.services import attachment_add, attachment_open, survivor_shred
 from cases.services.attachments import storage
 from tests.factories import MARKERS, add_encounter, open_case
 
-pytestmark = pytest.mark.django_db
+# Every test runs with each key provider: the keyring file and a PKCS#11 token.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("key_provider")]
 
 DOCUMENT = "%PDF-1.4 a letter from Đà Nẵng, 北京 and Казань".encode()
 

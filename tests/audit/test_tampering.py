@@ -18,7 +18,8 @@ from haven.api import record_tampering
 from tests.factories import MARKERS, add_encounter, open_case
 from tests.helpers import db_pk, web_client
 
-pytestmark = pytest.mark.django_db
+# Every test runs with each key provider: the keyring file and a PKCS#11 token.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("key_provider")]
 
 
 def _move_notes(source, target) -> None:

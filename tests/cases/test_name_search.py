@@ -18,7 +18,8 @@ from cases.services import identity_rectify, survivor_shred
 from tests.factories import open_case
 from tests.helpers import web_client
 
-pytestmark = pytest.mark.django_db
+# Every test runs with each key provider: the keyring file and a PKCS#11 token.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("key_provider")]
 
 URL = "/api/v1/cases/search/"
 VIETNAMESE = {"given_name": "Thị Hoa", "family_name": "Nguyễn", "aliases": ["Hoa Béo"]}

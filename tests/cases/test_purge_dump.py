@@ -29,6 +29,7 @@ from tests.helpers import pg_dump_text
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("key_provider"),  # with the keyring file and a PKCS#11 token
     pytest.mark.skipif(
         connection.vendor != "postgresql", reason="pg_dump needs PostgreSQL (CI runs it)"
     ),

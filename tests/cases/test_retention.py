@@ -38,7 +38,8 @@ from cases.services import (
 from tests.factories import MARKERS, add_encounter, open_case
 from tests.helpers import db_pk, web_client
 
-pytestmark = pytest.mark.django_db
+# Every test runs with each key provider: the keyring file and a PKCS#11 token.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("key_provider")]
 
 
 def closed_past_retention(actor, *, document=False, **overrides):

@@ -12,7 +12,8 @@ from cases.services import survivor_shred
 from tests.factories import MARKERS, add_encounter, open_case
 from tests.helpers import web_client
 
-pytestmark = pytest.mark.django_db
+# Every test runs with each key provider: the keyring file and a PKCS#11 token.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("key_provider")]
 
 
 @pytest.fixture

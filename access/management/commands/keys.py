@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -34,6 +35,14 @@ class Command(BaseCommand):
             "rotate", help="re-wrap every data key and stored key under the active KEK"
         )
         rotate.add_argument("--batch-size", type=int, default=1000)
+        rotate.add_argument(
+            "--from-keyring",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help="also open data keys wrapped by this keyring file's KEKs, so that all move "
+            "under the configured provider's active KEK (file to HSM)",
+        )
         retire = sub.add_parser("retire", help="remove a KEK that nothing uses any more")
         retire.add_argument("key_id")
         sub.add_parser("status", help="data keys per KEK, and the blind-index keys")
@@ -77,6 +86,17 @@ class Command(BaseCommand):
             )
 
     def _rotate(self, options: dict[str, Any]) -> None:
+        if options["from_keyring"] is None:
+            self._rotate_all(options)
+            return
+        with keys.previous_keyring(options["from_keyring"]):
+            self._rotate_all(options)
+        self.stdout.write(
+            "Every key is now wrapped by the new provider. Check with 'keys status', then "
+            f"destroy {options['from_keyring']} and every backup of it."
+        )
+
+    def _rotate_all(self, options: dict[str, Any]) -> None:
         pending = keys.keys_pending_rotation()
         with tqdm(total=pending, desc="re-wrapping keys", unit="key") as bar:
             done = keys.keys_rotate(batch_size=options["batch_size"], progress=bar.update)
