@@ -69,3 +69,31 @@ class TrainingRequired(Forbidden):
         "Complete the training your organisation requires before working with case "
         "records; your supervisor records it on the training page."
     )
+
+
+class PasskeyNotFound(HavenError):
+    code = "passkey_not_found"
+    status = 404
+    default_detail = _("You have no such passkey.")
+
+
+class InvalidPasskeyName(HavenError):
+    code = "invalid_name"
+    default_detail = _("Give the passkey a name of 1 to 64 characters.")
+
+
+class LastRequiredPasskey(Conflict):
+    """Removing one's only passkey while the sign-in policy requires one."""
+
+    code = "last_required_passkey"
+    default_detail = _(
+        "Your organisation requires a passkey for your role: add another before removing this one."
+    )
+
+
+class InvalidReason(HavenError):
+    code = "invalid"
+    default_detail = _("Choose one of the reasons offered.")
+
+    def __init__(self) -> None:
+        super().__init__(field="reason")

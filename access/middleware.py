@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from access.crypto.datakeys import key_scope
+from access.passkeys import ENROL_FIRST
 from access.services import confidentiality_accepted
 
 
@@ -56,6 +57,8 @@ class StaffGateMiddleware:
             return redirect(f"{reverse('2fa')}?next={request.path}")
         if request.path.startswith(self.ACCOUNT_PREFIX):
             return self.get_response(request)
+        if request.session.get(ENROL_FIRST):  # the sign-in policy requires a passkey
+            return redirect(f"{reverse('passkeys')}?next={request.path}")
         if not confidentiality_accepted(user):
             return redirect(f"{reverse('confidentiality')}?next={request.path}")
         return self.get_response(request)

@@ -319,3 +319,33 @@ class StaffKey(OwnKeyModel):
 
     def key_id(self) -> uuid.UUID:
         return staff_key_id(self.user_id)
+
+
+class SignInPolicy(models.Model):
+    """How staff sign in, set by an administrator (one row; ``SignInPolicy.current()``).
+
+    ``passkey_sign_in``: a passkey alone signs in (it proves possession and, through
+    the device's own lock, the person), where the organisation allows it; otherwise a
+    passkey is a second factor after the password. ``passkeys_required``: staff whose
+    role reaches identity or clinical data must use a passkey as their second factor
+    (phishing-resistant, OWASP ASVS level 3); an authenticator app's code is no longer
+    accepted from them once they have one, and they are asked to enrol one before
+    anything else. Recovery codes stay, for a lost device."""
+
+    passkey_sign_in = models.BooleanField(default=False)
+    passkeys_required = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "sign-in policy"
+
+    def __str__(self) -> str:
+        return "sign-in policy"
+
+    @classmethod
+    def current(cls) -> SignInPolicy:
+        policy = cls.objects.order_by("pk").first()
+        return policy if policy is not None else cls()

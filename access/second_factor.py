@@ -1,6 +1,7 @@
 """The second factor (AS9-STO-5): a TOTP authenticator, enrolled once with a code that
-proves it works, and ten single-use recovery codes. Each check and each enrolment is
-an access event; the pages in ``access.views`` only show the forms."""
+proves it works, or a passkey (``access.passkeys``), and ten single-use recovery codes.
+Each check and each enrolment is an access event; the pages in ``access.views`` only
+show the forms."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django_otp import match_token
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from access.models import User
 from audit.models import Outcome
@@ -22,7 +24,18 @@ def _clean(token: str) -> str:
 
 
 def enrolled(user: User) -> bool:
+    """Whether the person has a second factor: an authenticator app or a passkey."""
+    return has_authenticator(user) or bool(
+        WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+    )
+
+
+def has_authenticator(user: User) -> bool:
     return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+
+
+def has_recovery_codes(user: User) -> bool:
+    return bool(StaticToken.objects.filter(device__user=user).exists())
 
 
 def pending_device(user: User) -> TOTPDevice:
@@ -35,10 +48,20 @@ def pending_device(user: User) -> TOTPDevice:
 
 
 @transaction.atomic
-def check(user: User, token: str) -> Device | None:
+def check(user: User, token: str, *, recovery_only: bool = False) -> Device | None:
     """The device that accepts ``token`` (an authenticator code or an unused recovery
-    code, which is then spent), or None. Either way an event is recorded."""
+    code, which is then spent), or None. Either way an event is recorded. With
+    ``recovery_only`` (the sign-in policy requires a passkey of this person) an
+    authenticator's code is refused and only a recovery code is taken."""
     device = match_token(user, _clean(token))
+    if device is not None and recovery_only and not isinstance(device, StaticDevice):
+        event_record(
+            actor=user,
+            action="auth.second_factor",
+            outcome=Outcome.DENIED,
+            reason="passkey_required",
+        )
+        return None
     if device is None:
         event_record(
             actor=user, action="auth.second_factor", outcome=Outcome.DENIED, reason="bad_code"
@@ -56,10 +79,16 @@ def enrol(user: User, device: TOTPDevice, token: str) -> list[str] | None:
         return None
     device.confirmed = True
     device.save(update_fields=["confirmed"])
+    event_record(actor=user, action="auth.second_factor_enrol")
+    return recovery_codes_issue(user)
+
+
+@transaction.atomic
+def recovery_codes_issue(user: User) -> list[str]:
+    """New recovery codes, shown once; any earlier ones stop working."""
     StaticDevice.objects.filter(user=user).delete()
     recovery = StaticDevice.objects.create(user=user, name="recovery codes")
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
-    for code in codes:
-        StaticToken.objects.create(device=recovery, token=code)
-    event_record(actor=user, action="auth.second_factor_enrol")
+    StaticToken.objects.bulk_create(StaticToken(device=recovery, token=code) for code in codes)
+    event_record(actor=user, action="auth.recovery_codes_issue")
     return codes

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from access.errors import GrantError, StaffChangeRefused
 from access.models import StaffInvitation, User
@@ -62,7 +63,10 @@ def locked(user: User) -> bool:
 
 
 def has_second_factor(user: User) -> bool:
-    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+    return bool(
+        TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        or WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+    )
 
 
 @transaction.atomic
@@ -131,14 +135,15 @@ def invitation_accept(*, token: str, password: str) -> User:
 
 @transaction.atomic
 def second_factor_reset(*, actor: User, user: User, reason: str) -> None:
-    """Remove a staff member's authenticator and recovery codes (a lost phone): they
-    enrol a new one at their next sign-in. The reason is one of ``RESET_REASONS``."""
+    """Remove a staff member's authenticator, passkeys and recovery codes (a lost phone):
+    they enrol a new second factor at their next sign-in. The reason is one of ``RESET_REASONS``."""
     _by_admin(actor, user)
     if reason not in RESET_REASONS:
         raise GrantError(
             _("Choose why the second factor is reset."), code="invalid", field="reason"
         )
     TOTPDevice.objects.filter(user=user).delete()
+    WebAuthnCredential.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
     event_record(
         actor=actor,

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from access import staff
+from access import passkeys, staff
 from access.endpoints import staff_endpoint
 from access.models import User
 from access.roles import Capability
@@ -195,4 +195,60 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         "access/invitation.html",
         {"form": form, "person": found.user},
         status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+class SignInPolicyForm(forms.Form):
+    passkey_sign_in = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Staff may sign in with a passkey alone, without a password"),
+    )
+    passkeys_required = forms.BooleanField(
+        required=False,
+        label=gettext_lazy(
+            "Staff who can open identities or clinical notes must use a passkey as their "
+            "second factor"
+        ),
+        help_text=gettext_lazy(
+            "From their next sign-in, codes from an authenticator app are no longer "
+            "accepted from them; those without a passkey are asked to add one first. "
+            "Recovery codes still work."
+        ),
+    )
+    reason = forms.ChoiceField(
+        choices=list(passkeys.POLICY_REASONS.items()),
+        widget=forms.RadioSelect,
+        label=gettext_lazy("Why"),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_endpoint(need=Capability.STAFF_ADMIN, action="staff.sign_in_policy")
+def sign_in_policy(request: HttpRequest, *, actor: User) -> HttpResponse:
+    """How staff sign in: passkeys as the whole sign-in, and passkeys required for the
+    roles that reach identity or clinical data. A change gives its reason."""
+    policy = passkeys.policy_current()
+    form = SignInPolicyForm(
+        posted(request),
+        initial={
+            "passkey_sign_in": policy.passkey_sign_in,
+            "passkeys_required": policy.passkeys_required,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        with form_errors(form) as attempt:
+            passkeys.policy_set(
+                actor=actor,
+                passkey_sign_in=form.cleaned_data["passkey_sign_in"],
+                passkeys_required=form.cleaned_data["passkeys_required"],
+                reason=form.cleaned_data["reason"],
+            )
+        if attempt.ok:
+            messages.success(request, _("Sign-in policy saved."))
+            return redirect("staff")
+    return render(
+        request,
+        "access/sign_in_policy.html",
+        {"form": form, "policy": policy},
+        status=400 if form.errors else 200,
     )

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from access import drafts
+from access import drafts, passkeys
 from access import second_factor as factor
 from access.endpoints import staff_endpoint
 from access.models import User
@@ -41,6 +41,7 @@ class HavenLoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["expired"] = "expired" in self.request.GET
+        context["passkey_sign_in"] = passkeys.policy_current().passkey_sign_in
         return context
 
 
@@ -129,22 +130,51 @@ class TokenForm(forms.Form):
     )
 
 
+class RecoveryCodeForm(TokenForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["token"].label = gettext_lazy("Recovery code")
+        self.fields["token"].help_text = gettext_lazy(
+            "If you cannot use your passkey: one of your recovery codes."
+        )
+
+
 @require_http_methods(["GET", "POST"])
 @staff_endpoint()
 def second_factor(request: HttpRequest, *, actor: User) -> HttpResponse:
+    """The second step: a passkey (its button), or a code from the authenticator app,
+    or a recovery code. When the sign-in policy requires a passkey of this person and
+    they have one, an app's code is no longer taken; when they have none yet, they
+    are signed in and asked to add one before anything else."""
     if not factor.enrolled(actor):
         return redirect(f"{reverse('2fa-setup')}?next={_next(request)}")
-    form = TokenForm(posted(request))
+    has_passkey = passkeys.has_passkey(actor)
+    required = passkeys.required_for(actor)
+    recovery_only = (required and has_passkey) or not factor.has_authenticator(actor)
+    form = (RecoveryCodeForm if recovery_only else TokenForm)(posted(request))
     if request.method == "POST" and form.is_valid():
-        device = factor.check(actor, form.cleaned_data["token"])
+        device = factor.check(actor, form.cleaned_data["token"], recovery_only=recovery_only)
         if device is not None:
             otp_login(request, device)
+            if required and not has_passkey:
+                request.session[passkeys.ENROL_FIRST] = True
+                return redirect(f"{reverse('passkeys')}?next={_next(request)}")
             return redirect(_next(request))
-        form.add_error("token", _("That code is not valid. Try the next one from your app."))
+        form.add_error(
+            "token",
+            _("That recovery code is not valid.")
+            if recovery_only
+            else _("That code is not valid. Try the next one from your app."),
+        )
     return render(
         request,
         "access/second_factor.html",
-        {"form": form, "next": _next(request)},
+        {
+            "form": form,
+            "next": _next(request),
+            "has_passkey": has_passkey,
+            "recovery_only": recovery_only,
+        },
         status=400 if form.errors else 200,
     )
 

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "axes",
     "auditlog",
     "access.apps.AccessConfig",
@@ -101,6 +102,8 @@ AUTH_USER_MODEL = "access.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # lockout first, before any password check
     "django.contrib.auth.backends.ModelBackend",
+    # Passkey sign-in, where the sign-in policy allows it (access.passkey_views).
+    "django_otp_webauthn.backends.WebAuthnBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -219,6 +222,26 @@ HAVEN_PKCS11_MODULE = env.str("HAVEN_PKCS11_MODULE", default="")
 HAVEN_PKCS11_TOKEN = env.str("HAVEN_PKCS11_TOKEN", default="")
 HAVEN_PKCS11_PIN_FILE = env.str("HAVEN_PKCS11_PIN_FILE", default="")
 HAVEN_PREVIOUS_KEYRING_FILE = env.str("HAVEN_PREVIOUS_KEYRING_FILE", default="")
+# Passkeys (WebAuthn, docs/passkeys.md): bound to the site's domain (the relying party
+# id) and accepted only from these origins. A passkey made for any other site is refused.
+OTP_WEBAUTHN_RP_ID = env.str(
+    "HAVEN_WEBAUTHN_RP_ID",
+    default="localhost" if RELAXED or not ALLOWED_HOSTS else ALLOWED_HOSTS[0].lstrip("."),
+)
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list(
+    "HAVEN_WEBAUTHN_ORIGINS",
+    default=(
+        ["http://localhost:8000", "https://localhost:8000"]
+        if RELAXED
+        else [f"https://{OTP_WEBAUTHN_RP_ID}"]
+    ),
+)
+OTP_WEBAUTHN_RP_NAME = "Haven"
+# Passkey sign-in without a password is offered only where the organisation's sign-in
+# policy allows it (access.passkeys); the library's own switch stays on so that the
+# policy, not a deploy, decides.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = True
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = ""
 HAVEN_TOKEN_DEFAULT_DAYS = env.int("HAVEN_TOKEN_DEFAULT_DAYS", default=30)
 
 # --- API ---

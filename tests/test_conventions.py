@@ -232,8 +232,19 @@ def _all_patterns(resolver: URLResolver, prefix: str = "") -> list[tuple[str, ob
 def test_every_url_outside_a_small_allow_list_requires_login():
     """LoginRequiredMiddleware covers pages; API views rely on the StaffGate permission."""
     # The catch-all answers a JSON 404; an invitation link is its own one-time credential;
-    # the language control is offered on the sign-in page and reads nothing.
-    public = {"login/", "language/", "api/schema/", "^api/", "account/invitation/<str:token>/"}
+    # the language control is offered on the sign-in page and reads nothing; a passkey
+    # sign-in starts before there is a session (the sign-in policy decides whether it may,
+    # access.passkey_views), and its script's translations are the library's own strings.
+    public = {
+        "login/",
+        "language/",
+        "api/schema/",
+        "^api/",
+        "account/invitation/<str:token>/",
+        "account/2fa/passkey/authentication/begin/",
+        "account/2fa/passkey/authentication/complete/",
+        "account/2fa/passkey/jsi18n/",
+    }
     for route, callback in _all_patterns(get_resolver()):
         if route.startswith("admin/") or route in public:
             continue

@@ -1014,6 +1014,16 @@ ENDPOINTS = [
         reads_data=False,
     ),
     Endpoint(
+        "web sign-in policy",
+        "staff/sign-in-policy/",
+        "get",
+        lambda w: "/staff/sign-in-policy/",
+        by_role({Role.ADMIN}, 200),
+        web=True,
+        event="staff.sign_in_policy",
+        reads_data=False,
+    ),
+    Endpoint(
         "web staff password",
         "staff/<str:username>/password/",
         "get",
@@ -1672,6 +1682,16 @@ NOT_CASE_ROUTES = {
     "account/2fa/setup/",
     "account/confidentiality/",
     "account/password/",
+    # One's own passkeys and their ceremonies (tests/access/test_passkeys.py): every
+    # staff member, on their own account only.
+    "account/passkeys/",
+    "account/passkeys/<int:passkey_id>/rename/",
+    "account/passkeys/<int:passkey_id>/remove/",
+    "account/2fa/passkey/registration/begin/",
+    "account/2fa/passkey/registration/complete/",
+    "account/2fa/passkey/authentication/begin/",
+    "account/2fa/passkey/authentication/complete/",
+    "account/2fa/passkey/jsi18n/",
     "api/schema/",
     "^api/",
 }

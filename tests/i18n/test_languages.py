@@ -45,7 +45,7 @@ def test_patch_me_sets_the_language_and_refuses_one_not_offered(api, caseworker,
     assert User.objects.get(pk=caseworker.pk).language == "ar"
 
 
-def test_pages_follow_the_browser_before_sign_in_and_the_person_after():
+def test_pages_follow_the_browser_before_sign_in_and_the_person_after(db):
     anonymous = Client(HTTP_ACCEPT_LANGUAGE="ar,en;q=0.5")
     page = anonymous.get("/login/").content.decode()
     assert '<html lang="ar" dir="rtl">' in page
@@ -69,7 +69,9 @@ def test_the_language_control_keeps_the_choice_and_returns_to_the_page(caseworke
     assert away["Location"] == "/" and User.objects.get(pk=caseworker.pk).language == "ru"
 
 
-def test_before_sign_in_the_control_sets_a_cookie_only():
+def test_before_sign_in_the_control_sets_a_cookie_only(
+    db,
+):  # the sign-in page reads the sign-in policy
     client = Client()
     response = client.post("/language/", {"language": "fr", "next": "/login/"})
     assert response.cookies["django_language"].value == "fr"
