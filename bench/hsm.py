@@ -36,9 +36,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, models, transaction
 
-from access.crypto import datakeys, hsm, keyring
+from access.crypto import hsm, keyring
 from access.crypto.datakeys import key_scope
 from access.crypto.fields import EncryptedModel, EncryptedTextField
+from bench import peers
 from bench.references import distinct_references
 from cases.models import Survivor
 
@@ -111,24 +112,8 @@ def unwrap_cost(provider: keyring.KeyProvider, keys: int, rounds: int) -> tuple[
 
 
 def _table() -> type[models.Model]:
-    def data_key(row: Any) -> datakeys.DataKey:
-        return row.survivor.data_key()  # type: ignore[no-any-return]
-
-    attrs: dict[str, Any] = {
-        "__module__": __name__,
-        "id": models.UUIDField(primary_key=True, default=uuid.uuid4),
-        "n": models.IntegerField(db_index=True),
-        "survivor": models.ForeignKey(
-            Survivor, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
-        ),
-        "a": EncryptedTextField(),
-        "b": EncryptedTextField(),
-        "c": EncryptedTextField(),
-        "data_key": data_key,
-        "Meta": type("Meta", (), {"app_label": "cases", "db_table": "bench_hsm_rows"}),
-        "__str__": lambda self: f"row {self.pk}",
-    }
-    return type("HsmBenchRow", (EncryptedModel,), attrs)
+    """The peer benchmark's Haven table, under a name of its own."""
+    return peers.table("hsm", EncryptedModel, EncryptedTextField)  # type: ignore[no-any-return]
 
 
 def _seed(table: type[models.Model], rows: int, survivors: int) -> None:

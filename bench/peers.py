@@ -53,6 +53,27 @@ def _configure_peers() -> None:
     settings.CRYPTOGRAPHY_KEY = None  # django-cryptography derives it from SECRET_KEY
 
 
+def table(name: str, base: type[models.Model], text: Callable[[], models.Field[Any, Any]]) -> Any:
+    """A contender's table: a row id known before the insert (Haven binds each value to
+    it), the row number the reads follow, the survivor, and three text fields."""
+    attrs: dict[str, Any] = {
+        "__module__": __name__,
+        "id": models.UUIDField(primary_key=True, default=uuid.uuid4),
+        "n": models.IntegerField(db_index=True),
+        "survivor": models.ForeignKey(
+            Survivor, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+        ),
+        "a": text(),
+        "b": text(),
+        "c": text(),
+        "Meta": type("Meta", (), {"app_label": "cases", "db_table": f"bench_peer_{name}"}),
+        "__str__": lambda self: f"{name} {self.pk}",
+    }
+    if issubclass(base, EncryptedModel):
+        attrs["data_key"] = lambda self: self.survivor.data_key()
+    return type(f"Peer{name.title()}", (base,), attrs)
+
+
 def _models() -> dict[str, type[models.Model]]:
     """The five tables. The peers are imported here, after ``_configure_peers``: some
     read their key settings when imported."""
@@ -64,28 +85,6 @@ def _models() -> dict[str, type[models.Model]]:
         raise SystemExit(
             f"the peer benchmark needs requirements-bench.txt: make bench-peers ({exc})"
         ) from exc
-
-    def table(
-        name: str, base: type[models.Model], text: Callable[[], models.Field[Any, Any]]
-    ) -> Any:
-        attrs: dict[str, Any] = {
-            "__module__": __name__,
-            # A row id known before the insert (Haven binds each value to it), and the
-            # row number the reads follow.
-            "id": models.UUIDField(primary_key=True, default=uuid.uuid4),
-            "n": models.IntegerField(db_index=True),
-            "survivor": models.ForeignKey(
-                Survivor, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
-            ),
-            "a": text(),
-            "b": text(),
-            "c": text(),
-            "Meta": type("Meta", (), {"app_label": "cases", "db_table": f"bench_peer_{name}"}),
-            "__str__": lambda self: f"{name} {self.pk}",
-        }
-        if base is EncryptedModel:
-            attrs["data_key"] = lambda self: self.survivor.data_key()
-        return type(f"Peer{name.title()}", (base,), attrs)
 
     return {
         "plain ORM": table("plain", models.Model, lambda: models.TextField()),
