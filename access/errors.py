@@ -91,6 +91,17 @@ class LastRequiredPasskey(Conflict):
     )
 
 
+class LastSecondFactor(Conflict):
+    """Removing one's only second factor: the next sign-in would enrol a new one with
+    the password alone."""
+
+    code = "last_second_factor"
+    default_detail = _(
+        "This passkey is your only second factor: add another passkey or an authenticator "
+        "app before removing it."
+    )
+
+
 class InvalidReason(HavenError):
     code = "invalid"
     default_detail = _("Choose one of the reasons offered.")

@@ -15,9 +15,16 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from access.errors import InvalidPasskeyName, InvalidReason, LastRequiredPasskey, PasskeyNotFound
+from access.errors import (
+    InvalidPasskeyName,
+    InvalidReason,
+    LastRequiredPasskey,
+    LastSecondFactor,
+    PasskeyNotFound,
+)
 from access.models import SignInPolicy, User
 from access.roles import Capability, capabilities_of
 from audit.models import Outcome
@@ -117,13 +124,18 @@ def passkey_rename(*, user: User, passkey_id: int, name: str) -> WebAuthnCredent
 @transaction.atomic
 def passkey_remove(*, user: User, passkey_id: int, reason: str) -> None:
     """Remove one of one's own passkeys. Refused for the last one when the policy
-    requires a passkey of this person (they would be shut out at the next sign-in)."""
+    requires a passkey of this person (they would be shut out at the next sign-in), or
+    when it is their only second factor (the next sign-in would then enrol a new one
+    with the password alone)."""
     if reason not in REMOVE_REASONS:
         raise InvalidReason()
     passkey = _own(user, passkey_id)
     others = WebAuthnCredential.objects.filter(user=user, confirmed=True).exclude(pk=passkey.pk)
-    if required_for(user) and not others.exists():
-        raise LastRequiredPasskey()
+    if not others.exists():
+        if required_for(user):
+            raise LastRequiredPasskey()
+        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            raise LastSecondFactor()
     passkey.delete()
     event_record(
         actor=user, action="auth.passkey_remove", reason=reason, detail={"passkey": passkey_id}

@@ -326,3 +326,16 @@ def test_check_deploy_refuses_passkey_origins_of_another_site(settings):
     settings.OTP_WEBAUTHN_RP_ID = "localhost"
     settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = []
     assert [m.id for m in checks.passkeys_bound_to_this_site()] == ["haven.W010"]
+
+
+def test_ones_only_second_factor_cannot_be_removed(caseworker):
+    """Otherwise the next sign-in would enrol a new second factor with the password
+    alone, which a stolen password could then do."""
+    client = _password(caseworker)
+    _enrol(client)  # the first and only second factor: no authenticator app
+    only = passkeys.passkeys_of(caseworker)[0]
+    answer = client.post(
+        f"/account/passkeys/{only.pk}/remove/", {"confirm": "on", "reason": "replaced"}
+    )
+    assert answer.status_code == 400 and "only second factor" in answer.content.decode()
+    assert WebAuthnCredential.objects.filter(pk=only.pk).exists()
