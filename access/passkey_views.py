@@ -67,21 +67,25 @@ class RegisterComplete(webauthn.CompleteCredentialRegistrationView):  # type: ig
         return super().handle_exception(exc)
 
 
-@method_decorator(login_not_required, name="dispatch")
-class AuthenticateBegin(webauthn.BeginCredentialAuthenticationView):  # type: ignore[misc]
+class _SignInPolicy:
+    """Without a session, a passkey ceremony is a sign-in without a password: only
+    where the organisation's sign-in policy allows it."""
+
+    request: HttpRequest
+
     def check_can_authenticate(self) -> None:
         if _actor(self.request) is None and not passkeys.policy_current().passkey_sign_in:
             raise exceptions.PasswordlessLoginDisabled()
-        super().check_can_authenticate()
+        super().check_can_authenticate()  # type: ignore[misc]
 
 
 @method_decorator(login_not_required, name="dispatch")
-class AuthenticateComplete(webauthn.CompleteCredentialAuthenticationView):  # type: ignore[misc]
-    def check_can_authenticate(self) -> None:
-        if _actor(self.request) is None and not passkeys.policy_current().passkey_sign_in:
-            raise exceptions.PasswordlessLoginDisabled()
-        super().check_can_authenticate()
+class AuthenticateBegin(_SignInPolicy, webauthn.BeginCredentialAuthenticationView):  # type: ignore[misc]
+    pass
 
+
+@method_decorator(login_not_required, name="dispatch")
+class AuthenticateComplete(_SignInPolicy, webauthn.CompleteCredentialAuthenticationView):  # type: ignore[misc]
     def complete_auth(self, device: Any) -> Any:
         signed_in = _actor(self.request) is None
         super().complete_auth(device)
