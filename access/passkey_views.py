@@ -155,7 +155,7 @@ def passkey_rename(request: HttpRequest, passkey_id: int, *, actor: User) -> Htt
 @staff_endpoint()
 def passkey_remove(request: HttpRequest, passkey_id: int, *, actor: User) -> HttpResponse:
     """Removing a passkey asks for confirmation and a reason."""
-    passkey = next((k for k in passkeys.passkeys_of(actor) if k.pk == passkey_id), None)
+    passkey = passkeys.passkey_of(actor, passkey_id)
     if passkey is None:
         messages.error(request, _("You have no such passkey."))
         return redirect("passkeys")

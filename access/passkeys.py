@@ -58,6 +58,11 @@ def passkeys_of(user: User) -> list[WebAuthnCredential]:
     return list(WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at"))
 
 
+def passkey_of(user: User, passkey_id: int) -> WebAuthnCredential | None:
+    """One of the person's own passkeys, or None (someone else's is never found)."""
+    return WebAuthnCredential.objects.filter(user=user, pk=passkey_id, confirmed=True).first()
+
+
 def has_passkey(user: User) -> bool:
     return bool(WebAuthnCredential.objects.filter(user=user, confirmed=True).exists())
 

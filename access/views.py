@@ -146,11 +146,12 @@ def second_factor(request: HttpRequest, *, actor: User) -> HttpResponse:
     or a recovery code. When the sign-in policy requires a passkey of this person and
     they have one, an app's code is no longer taken; when they have none yet, they
     are signed in and asked to add one before anything else."""
-    if not factor.enrolled(actor):
-        return redirect(f"{reverse('2fa-setup')}?next={_next(request)}")
     has_passkey = passkeys.has_passkey(actor)
+    has_app = factor.has_authenticator(actor)
+    if not (has_passkey or has_app):  # ``factor.enrolled``, from the two answers
+        return redirect(f"{reverse('2fa-setup')}?next={_next(request)}")
     required = passkeys.required_for(actor)
-    recovery_only = (required and has_passkey) or not factor.has_authenticator(actor)
+    recovery_only = (required and has_passkey) or not has_app
     form = (RecoveryCodeForm if recovery_only else TokenForm)(posted(request))
     if request.method == "POST" and form.is_valid():
         device = factor.check(actor, form.cleaned_data["token"], recovery_only=recovery_only)

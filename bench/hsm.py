@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
@@ -39,12 +37,11 @@ from django.db import connection, models, transaction
 from access.crypto import hsm, keyring
 from access.crypto.datakeys import key_scope
 from access.crypto.fields import EncryptedModel, EncryptedTextField
-from bench import peers
+from bench import peers, softhsm
 from bench.references import distinct_references
 from cases.models import Survivor
 
 FIELD_BYTES = 200
-MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
 
 
 def _line(label: str, value: str, target: str = "") -> None:
@@ -53,23 +50,11 @@ def _line(label: str, value: str, target: str = "") -> None:
 
 def _token() -> hsm.Pkcs11Provider:
     """A fresh SoftHSM2 token in a temporary directory, with one KEK made inside it."""
-    module = next((m for m in MODULES if Path(m).exists()), None)
-    util = shutil.which("softhsm2-util")
-    if module is None or util is None:
+    if softhsm.installed() is None:
         raise SystemExit("the hsm benchmark needs SoftHSM2: apt-get install softhsm2")
     root = Path(tempfile.mkdtemp(prefix="haven-bench-hsm-"))
-    (root / "tokens").mkdir()
-    conf = root / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\n")
-    os.environ["SOFTHSM2_CONF"] = str(conf)  # read when the library is first loaded
-    pin = uuid.uuid4().hex
-    subprocess.run(  # noqa: S603 (Debian's softhsm2-util, fixed arguments)
-        [util, "--init-token", "--free", "--label", "haven-bench", "--so-pin", pin, "--pin", pin],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    token = hsm.Pkcs11Provider(module, "haven-bench", pin)
+    made = softhsm.make_token(root, "haven-bench", uuid.uuid4().hex)
+    token = hsm.Pkcs11Provider(made.module, made.label, made.pin)
     token.add_kek()
     return token
 

@@ -21,6 +21,7 @@ from django_otp.oath import hotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from access.models import User
+from bench import softhsm
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -222,13 +223,6 @@ def fhir_validation(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return report
 
 
-SOFTHSM_MODULES = (
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/local/lib/softhsm/libsofthsm2.so",
-)
-
-
 @dataclass(frozen=True)
 class SoftToken:
     """A SoftHSM2 token initialised for this test run, in a temporary directory."""
@@ -236,33 +230,18 @@ class SoftToken:
     module: str
     label: str
     pin_file: Path
-    conf: Path
 
 
 def softhsm_token(root: Path, label: str = "haven-test") -> SoftToken:
-    """Initialise a SoftHSM2 token under ``root`` and point this process's SoftHSM2 at
-    it (``SOFTHSM2_CONF``, read once when the library is first loaded). Skips when
-    SoftHSM2 is not installed, unless HAVEN_REQUIRE_SOFTHSM is set (CI)."""
-    module = next((m for m in SOFTHSM_MODULES if Path(m).exists()), None)
-    util = shutil.which("softhsm2-util")
-    if module is None or util is None:
+    """Initialise a SoftHSM2 token under ``root`` (``bench.softhsm``), its PIN in a file
+    as ``HAVEN_PKCS11_PIN_FILE`` wants it. Skips when SoftHSM2 is not installed, unless
+    HAVEN_REQUIRE_SOFTHSM is set (CI)."""
+    if softhsm.installed() is None:
         if os.environ.get("HAVEN_REQUIRE_SOFTHSM"):
             pytest.fail("SoftHSM2 is needed (apt-get install softhsm2)")
         pytest.skip("SoftHSM2 not installed (apt-get install softhsm2)")
-    (root / "tokens").mkdir(parents=True, exist_ok=True)
-    conf = root / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
-    )
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    pin = "4821-test-pin"
-    subprocess.run(  # noqa: S603 (Debian's softhsm2-util, fixed arguments)
-        [util, "--init-token", "--free", "--label", label, "--so-pin", "so-" + pin, "--pin", pin],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
+    made = softhsm.make_token(root, label, "4821-test-pin")
     pin_file = root / "pin"
-    pin_file.write_text(pin + "\n")
+    pin_file.write_text(made.pin + "\n")
     pin_file.chmod(0o600)
-    return SoftToken(module=module, label=label, pin_file=pin_file, conf=conf)
+    return SoftToken(module=made.module, label=made.label, pin_file=pin_file)

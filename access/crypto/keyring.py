@@ -363,9 +363,9 @@ class WithPreviousKeyring:
         return self.current.wrap(data_key, aad=aad)
 
     def unwrap(self, wrapped: bytes, *, aad: bytes) -> bytes:
-        if envelope.key_id_of(wrapped) in self.previous_kek_ids():
-            return self.previous.unwrap(wrapped, aad=aad)
-        return self.current.unwrap(wrapped, aad=aad)
+        if envelope.key_id_of(wrapped) in self.current.kek_ids():
+            return self.current.unwrap(wrapped, aad=aad)
+        return self.previous.unwrap(wrapped, aad=aad)  # refuses an id it lacks too
 
     def index_keys(self) -> Mapping[str, bytes]:
         return self.previous.index_keys()  # roots the old file held stay readable

@@ -6,11 +6,14 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import FieldError
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from access.crypto.errors import DecryptionFailed, UnknownKey
+from audit.registry import AuditBypassRefused
 from cases.models import Case, Encounter, Identity
+from cases.services import encounter_update, identity_rectify
 from tests.factories import MARKERS, add_encounter, open_case
 from tests.helpers import db_pk
 
@@ -123,10 +126,6 @@ def test_it_refuses_lookups_other_than_isnull(caseworker):
 def test_it_refuses_plaintext_sent_straight_to_the_database(caseworker):
     """``QuerySet.update`` bypasses encryption (and the change log): the manager refuses
     it, and even Django's own update path gets no plaintext past the field."""
-    from django.db.models import QuerySet
-
-    from audit.registry import AuditBypassRefused
-
     open_case(caseworker)
     with pytest.raises(AuditBypassRefused):
         Case.objects.update(summary="plaintext")
@@ -165,8 +164,6 @@ def test_an_earlier_ciphertext_replayed_into_a_versioned_record_fails_closed(cas
     """AS9-END-4, AS9-STO-2: each version's values are bound to that version; an
     attacker with write access to the table cannot bring back an earlier note (or name)
     and have it read as the current one."""
-    from cases.services import encounter_update, identity_rectify
-
     case = open_case(caseworker)
     encounter = add_encounter(caseworker, case, notes="first version of the notes")
     old_notes = _raw("cases_encounter", "notes", db_pk(encounter))

@@ -21,10 +21,11 @@ from django.utils import timezone
 
 from access.models import CaseGrant, GrantKind
 from access.roles import Role
-from audit.models import AccessEvent
+from audit.models import AccessEvent, Anomaly
 from carers import services as carers_services
 from cases import services
 from cases.models import Case, SubjectRequest, TransferRequest
+from cases.services import consent_record, organisation_add, referral_export
 from tests.factories import TeamFactory, UserFactory, add_encounter, open_case
 from tests.helpers import web_client
 
@@ -105,8 +106,6 @@ def _world(role: str, relation: str) -> World:
         _grant(case, user, revoked_at=now)
     elif relation == "break_glass":
         _grant(case, user, kind=GrantKind.BREAK_GLASS, expires_at=now + dt.timedelta(hours=4))
-    from cases.services import consent_record, organisation_add, referral_export
-
     organisation_add(actor=team_supervisor, name="Clinic", slug="clinic")
     consent = consent_record(
         actor=owner,
@@ -208,8 +207,6 @@ def _new_grant_id(w: World) -> int:
 
 
 def _new_anomaly_id(w: World) -> int:
-    from audit.models import Anomaly
-
     event = AccessEvent.objects.filter(actor_id=w.owner.pk).first()
     return Anomaly.objects.create(kind="break_glass", event=event, actor_id=w.owner.pk).pk
 
@@ -232,8 +229,6 @@ def download_expect(role, rel):
 
 def _new_consent_id(w: World) -> Any:
     """A consent of its own to withdraw, so the referral consent stays valid."""
-    from cases.services import consent_record
-
     return consent_record(
         actor=w.owner,
         case=w.case,

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from access.crypto.errors import DataKeyDestroyed
+from access.models import CaseGrant
 from cases.models import BlindIndexEntry, Case, Encounter, Identity, Survivor
 from cases.services import survivor_shred
 from tests.factories import MARKERS, add_encounter, open_case
@@ -92,8 +93,6 @@ def test_the_command_needs_the_reference_twice(caseworker):
 
 def test_break_glass_is_refused_on_an_erased_case(api, two_cases, make_staff, last_event):
     """Nothing to open in an emergency once the key is gone; no grant is created."""
-    from access.models import CaseGrant
-
     erased, _ = two_cases
     outsider = make_staff("caseworker", username="night-shift")
     response = api(outsider).post(
