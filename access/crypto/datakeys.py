@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from access.crypto import envelope
-from access.crypto.keyring import get_provider
+from access.crypto.keyring import checked_once, get_provider
 
 _LEGACY_FIELD_SALT = b"haven-field-key-v1"
 _FIELD_SALT = b"haven-field-key-v2"
@@ -138,7 +138,8 @@ def key_scope(limit: int = SCOPE_LIMIT) -> Iterator[KeyScope]:
     scope = KeyScope(limit)
     token = _current.set(scope)
     try:
-        yield scope
+        with checked_once():
+            yield scope
     finally:
         _current.reset(token)
         scope.clear()
@@ -156,9 +157,9 @@ def new_data_key(survivor_id: uuid.UUID) -> tuple[WrappedDataKey, DataKey]:
     return wrapped, DataKey(dek_id=dek_id, secret=secret)
 
 
-def _unwrap(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> DataKey:
-    secret = get_provider().unwrap(wrapped.blob, aad=_wrap_aad(survivor_id, wrapped.dek_id))
-    return DataKey(dek_id=wrapped.dek_id, secret=secret)
+def _unwrap(survivor_id: uuid.UUID, dek_id: str, blob: bytes) -> DataKey:
+    secret = get_provider().unwrap(blob, aad=_wrap_aad(survivor_id, dek_id))
+    return DataKey(dek_id=dek_id, secret=secret)
 
 
 def data_key_of(owner: uuid.UUID, dek_id: str, kek_id: str, blob: bytes) -> DataKey:
@@ -168,7 +169,7 @@ def data_key_of(owner: uuid.UUID, dek_id: str, kek_id: str, blob: bytes) -> Data
     scope = _current.get()
     key = None if scope is None else scope.get(owner, dek_id, blob)
     if key is None:
-        key = _unwrap(owner, WrappedDataKey(dek_id=dek_id, kek_id=kek_id, blob=blob))
+        key = _unwrap(owner, dek_id, blob)  # the blob names its KEK
         if scope is not None:
             scope.put(owner, blob, key)
     return key
@@ -188,7 +189,7 @@ def unwrap_data_keys(owners: Iterable[tuple[uuid.UUID, WrappedDataKey]]) -> int:
     done = 0
     for owner, wrapped in owners:
         if scope.get(owner, wrapped.dek_id, wrapped.blob) is None:
-            scope.put(owner, wrapped.blob, _unwrap(owner, wrapped))
+            scope.put(owner, wrapped.blob, _unwrap(owner, wrapped.dek_id, wrapped.blob))
             done += 1
     return done
 

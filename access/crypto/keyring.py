@@ -15,18 +15,24 @@ audit log's tree-head signing key, an Ed25519 seed, may be kept in the file
 wrapped by the active KEK.
 
 A running process notices a changed file (by inode, size and mtime) on its next use, so
-``keys add``, ``keys rotate`` and ``keys retire`` need no restart.
+``keys add``, ``keys rotate`` and ``keys retire`` need no restart. Inside a key scope (one
+request, one batch of a command: ``access.crypto.datakeys.key_scope``) the file is looked
+at once, at the scope's first use, and the scope keeps the keyring it saw: a list of
+2,000 survivors unwraps 2,000 data keys without 2,000 ``stat`` calls, and a change made
+by this process (``keys add``) is still seen at once.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import json
 import os
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -198,6 +204,25 @@ def write_keyring_file(path: Path, text: str, *, exclusive: bool = False) -> Non
             tmp.unlink()
 
 
+_checked: contextvars.ContextVar[set[object] | None] = contextvars.ContextVar(
+    "haven_keyrings_checked", default=None
+)
+
+
+@contextmanager
+def checked_once() -> Iterator[None]:
+    """Within this block each keyring file is looked at once, at its first use (the key
+    scope opens one: a request or a batch sees one keyring throughout)."""
+    if _checked.get() is not None:
+        yield
+        return
+    token = _checked.set(set())
+    try:
+        yield
+    finally:
+        _checked.reset(token)
+
+
 class LocalKeyringProvider:
     """Keys from a JSON file on local disk, re-read when the file changes."""
 
@@ -215,6 +240,17 @@ class LocalKeyringProvider:
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _current(self) -> _Loaded:
+        loaded = self._loaded
+        checked = _checked.get()
+        if checked is not None and loaded is not None and self in checked:
+            return loaded
+        loaded = self._fresh()
+        if checked is not None:
+            checked.add(self)
+        return loaded
+
+    def _fresh(self) -> _Loaded:
+        """The keyring as the file now is (re-read only when its stamp changed)."""
         stamp = self._stamp()
         loaded = self._loaded
         if loaded is not None and loaded.stamp == stamp:

@@ -88,10 +88,12 @@ class Survivor(models.Model):
     def data_key(self) -> DataKey:
         if self.wrapped_dek is None:
             raise DataKeyDestroyed(f"data key of {self.reference} was destroyed")
-        cached: DataKey | None = getattr(self, "_data_key", None)
+        cached: DataKey | None = self.__dict__.get("_data_key")
         if cached is None:
-            cached = data_key_of(self.id, self.dek_id, self.kek_id, bytes(self.wrapped_dek))
-            self._data_key = cached
+            blob = self.wrapped_dek
+            if blob.__class__ is not bytes:  # memoryview from some drivers
+                blob = bytes(blob)
+            cached = self._data_key = data_key_of(self.id, self.dek_id, self.kek_id, blob)
         return cached
 
 

@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 
 from access.crypto import keyring
-from access.crypto.datakeys import new_data_key, unwrap_data_key
+from access.crypto.datakeys import key_scope, new_data_key, unwrap_data_key
 from access.crypto.errors import KeyringUnavailable, UnknownKey
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +73,33 @@ def test_a_running_process_notices_a_changed_keyring(tmp_path):
     _write(path, {"active": "k2", "keys": {"k1": k1, "k2": _key()}})
     os.utime(path, ns=(1, 1))  # force a different stamp even within one clock tick
     assert provider.active_kek_id() == "k2"
+
+
+def test_a_key_scope_looks_at_the_file_once_and_the_next_scope_sees_a_change(tmp_path, monkeypatch):
+    """A list of 2,000 survivors unwraps 2,000 keys: inside one key scope (a request, a
+    batch) the file is looked at once; the next scope notices the change, and a change
+    this process makes itself (``keys add``) is seen at once, in the scope too."""
+    path = tmp_path / "keyring.json"
+    k1 = _key()
+    _write(path, {"active": "k1", "keys": {"k1": k1}})
+    provider = keyring.LocalKeyringProvider(path)
+    looks = []
+    stamp = provider._stamp
+    monkeypatch.setattr(provider, "_stamp", lambda: looks.append(1) or stamp())
+    with key_scope():
+        assert provider.active_kek_id() == "k1"
+        _write(path, {"active": "k2", "keys": {"k1": k1, "k2": _key()}})
+        os.utime(path, ns=(3, 3))
+        for _ in range(100):
+            assert provider.active_kek_id() == "k1"  # the keyring this scope saw
+        assert len(looks) == 1
+        assert provider.add_kek() == "k3"  # this process's own change: seen at once
+        assert provider.active_kek_id() == "k3"
+    with key_scope():
+        _write(path, {"active": "k1", "keys": {"k1": k1}})
+        os.utime(path, ns=(4, 4))
+        assert provider.active_kek_id() == "k1"  # a new scope looks again
+    assert provider.active_kek_id() == "k1"  # and outside any scope, at every use
 
 
 def test_a_data_key_under_a_removed_kek_is_refused(tmp_path):
