@@ -28,7 +28,7 @@ from access.errors import (
 from access.models import SignInPolicy, User
 from access.roles import Capability, capabilities_of
 from audit.models import Outcome
-from audit.services import event_record
+from audit.services import event_record, reason_code
 
 NAME_MAX = 64
 # Session keys: the person must add a passkey before anything else (the policy requires
@@ -170,6 +170,6 @@ def refused(user: User | None, reason: str, *, enrolment: bool = False) -> None:
         actor=user,
         action="auth.passkey_enrol" if enrolment else "auth.second_factor",
         outcome=Outcome.DENIED,
-        reason=reason if reason.replace("_", "").isalpha() and reason.islower() else "refused",
+        reason=reason_code(reason, "refused"),
         detail={"method": "passkey"},
     )

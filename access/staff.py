@@ -62,13 +62,6 @@ def locked(user: User) -> bool:
     )
 
 
-def has_second_factor(user: User) -> bool:
-    return bool(
-        TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-        or WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
-    )
-
-
 @transaction.atomic
 def password_set(*, actor: User, user: User, password: str) -> None:
     """Set a staff member's password (checked against the password rules); every other

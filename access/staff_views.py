@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from access import passkeys, staff
+from access import passkeys, second_factor, staff
 from access.endpoints import staff_endpoint
 from access.models import User
 from access.roles import Capability
@@ -81,7 +81,7 @@ def staff_list(request: HttpRequest, *, actor: User) -> HttpResponse:
         {
             "user": person,
             "locked": staff.locked(person),
-            "second_factor": staff.has_second_factor(person),
+            "second_factor": second_factor.enrolled(person),
         }
         for person in people
     ]

@@ -29,9 +29,15 @@ def _check_detail(detail: dict[str, Any]) -> dict[str, Any]:
             ok = bool(_NAME.match(value))
         else:
             ok = isinstance(value, _DETAIL_VALUE_TYPES)
-        if not ok or not _REASON.match(key):
+        if not ok or not _REASON.fullmatch(key):
             raise ValueError(f"access event detail {key!r} is not a count, flag or name")
     return detail
+
+
+def reason_code(text: str, default: str) -> str:
+    """``text`` if it is a reason code an event takes (lower case letters and
+    underscores), else ``default``: for codes that come from a library."""
+    return text if text and _REASON.fullmatch(text) else default
 
 
 def event_record(
@@ -83,9 +89,9 @@ def _event(
     reason: str = "",
     detail: dict[str, Any] | None = None,
 ) -> AccessEvent:
-    if not _ACTION.match(action):
+    if not _ACTION.fullmatch(action):
         raise ValueError(f"bad action name {action!r}")
-    if not _REASON.match(reason):
+    if not _REASON.fullmatch(reason):
         raise ValueError("reasons are server-set codes")
     ctx = context.current()
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
@@ -109,7 +115,7 @@ def event_record_unlinked(action: str) -> AccessEvent:
     tie it to a person: no actor, no address, browser or request id, and the time cut
     to the start of the day. For what a staff member does for themselves alone (the
     well-being self-check): the trail shows that the feature is used, never by whom."""
-    if not _ACTION.match(action):
+    if not _ACTION.fullmatch(action):
         raise ValueError(f"bad action name {action!r}")
     day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     return log.append_event(

@@ -126,6 +126,18 @@ def test_a_passkey_made_for_another_site_is_refused(caseworker):
     assert answer.status_code in (400, 403, 422) and not _verified(client)
 
 
+@pytest.mark.parametrize("code", ["Invalid_origin", "désolé", "bad_code\n", "x" * 65, ""])
+def test_a_refusal_records_only_a_code_of_its_own_shape(caseworker, code):
+    """AS9-STO-5, AS9-USE-1: what the library calls its error goes into the log only
+    when it is a plain code; anything else (text, a trailing newline) becomes
+    "refused" instead of being written or failing the sign-in's record."""
+    passkeys.refused(caseworker, code)
+    event = AccessEvent.objects.filter(action="auth.second_factor").latest("id")
+    assert event.outcome == Outcome.DENIED and event.reason == "refused"
+    passkeys.refused(caseworker, "invalid_origin")
+    assert AccessEvent.objects.latest("id").reason == "invalid_origin"
+
+
 def test_enrolment_from_another_origin_is_refused(caseworker):
     client = _password(caseworker)
     _, answer = _enrol(client, origin="https://haven-login.example")
@@ -339,3 +351,18 @@ def test_ones_only_second_factor_cannot_be_removed(caseworker):
     )
     assert answer.status_code == 400 and "only second factor" in answer.content.decode()
     assert WebAuthnCredential.objects.filter(pk=only.pk).exists()
+
+
+def test_the_staff_list_counts_a_passkey_alone_as_a_second_factor(admin_user, make_staff):
+    """AS9-STO-5: the administrator's list shows who has no second factor yet, and a
+    passkey without an authenticator app is one (its reset is offered, not a warning)."""
+    person = make_staff(Role.CASEWORKER, username="pk_only")
+    admin = web_client(admin_user)
+    row = re.compile(r"<tr>(?:(?!</tr>).)*pk_only(?:(?!</tr>).)*</tr>", re.S)
+    before = row.search(admin.get("/staff/").content.decode()).group(0)
+    assert "no second factor yet" in before and "Reset second factor" not in before
+    _with_passkey(person)
+    person.totpdevice_set.all().delete()
+    assert not factor.has_authenticator(person) and factor.enrolled(person)
+    after = row.search(admin.get("/staff/").content.decode()).group(0)
+    assert "no second factor yet" not in after and "Reset second factor" in after

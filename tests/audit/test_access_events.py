@@ -126,6 +126,15 @@ def test_free_text_cannot_be_put_in_an_event(caseworker):
         )
     with pytest.raises(ValueError):
         audit_services.event_record(actor=caseworker, action="case.view", reason="Free text!")
+    for reason in ("line\nbreak", "code\n"):  # "$" alone would let a trailing newline by
+        with pytest.raises(ValueError):
+            audit_services.event_record(actor=caseworker, action="case.view", reason=reason)
+    with pytest.raises(ValueError):
+        audit_services.event_record(actor=caseworker, action="case.view\n")
+    with pytest.raises(ValueError):
+        audit_services.event_record(
+            actor=caseworker, action="case.search", detail={"field\n": True}
+        )
 
 
 def test_a_clinicians_read_of_the_clinical_block_is_its_own_event(api, caseworker, clinician):
