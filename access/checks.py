@@ -38,8 +38,9 @@ def passkeys_bound_to_this_site(
             )
         )
     for origin in origins:
-        host = urlparse(origin).hostname or ""
-        if urlparse(origin).scheme != "https" or not (host == rp_id or host.endswith("." + rp_id)):
+        parts = urlparse(origin)
+        host = parts.hostname or ""
+        if parts.scheme != "https" or not (host == rp_id or host.endswith("." + rp_id)):
             found.append(
                 checks.Error(
                     f"passkey origin {origin!r} is not https on {rp_id!r} or a subdomain",

@@ -21,6 +21,10 @@ from access.crypto.fields import (
 from access.roles import Capability, Role, capabilities_of
 
 if TYPE_CHECKING:
+    from django.db.models.fields.related_descriptors import RelatedManager
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from django_otp_webauthn.models import WebAuthnCredential
+
     from cases.models import Case
 
 
@@ -54,6 +58,20 @@ class User(AbstractUser):
 
     def has_capability(self, capability: Capability) -> bool:
         return self.is_active and capability in capabilities_of(self.role)
+
+    if TYPE_CHECKING:  # django-otp's devices' reverse relations
+        webauthncredential_set: RelatedManager[WebAuthnCredential]
+        totpdevice_set: RelatedManager[TOTPDevice]
+
+    # The second factors (AS9-STO-5), asked here once for ``access.second_factor``,
+    # ``access.passkeys`` and the pages; through the reverse relations of django-otp's
+    # devices (their models import this one's, so it cannot import theirs).
+    def confirmed_passkeys(self) -> models.QuerySet[WebAuthnCredential]:
+        """The person's passkeys that finished registration."""
+        return self.webauthncredential_set.filter(confirmed=True)
+
+    def has_authenticator_app(self) -> bool:
+        return bool(self.totpdevice_set.filter(confirmed=True).exists())
 
 
 class ApiToken(models.Model):

@@ -28,7 +28,7 @@ from django_otp_webauthn import views as webauthn
 from access import passkeys, policy
 from access import second_factor as factor
 from access.endpoints import staff_endpoint
-from access.models import User
+from access.models import SignInPolicy, User
 from haven.web import form_errors, posted
 
 
@@ -74,7 +74,7 @@ class _SignInPolicy:
     request: HttpRequest
 
     def check_can_authenticate(self) -> None:
-        if _actor(self.request) is None and not passkeys.policy_current().passkey_sign_in:
+        if _actor(self.request) is None and not SignInPolicy.current().passkey_sign_in:
             raise exceptions.PasswordlessLoginDisabled()
         super().check_can_authenticate()  # type: ignore[misc]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from access.errors import (
@@ -55,20 +54,12 @@ SENSITIVE = frozenset({Capability.IDENTITY_READ, Capability.CLINICAL})
 
 
 def passkeys_of(user: User) -> list[WebAuthnCredential]:
-    return list(WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at"))
+    return list(user.confirmed_passkeys().order_by("created_at"))
 
 
 def passkey_of(user: User, passkey_id: int) -> WebAuthnCredential | None:
     """One of the person's own passkeys, or None (someone else's is never found)."""
-    return WebAuthnCredential.objects.filter(user=user, pk=passkey_id, confirmed=True).first()
-
-
-def has_passkey(user: User) -> bool:
-    return bool(WebAuthnCredential.objects.filter(user=user, confirmed=True).exists())
-
-
-def policy_current() -> SignInPolicy:
-    return SignInPolicy.current()
+    return user.confirmed_passkeys().filter(pk=passkey_id).first()
 
 
 def reaches_sensitive_data(user: User) -> bool:
@@ -77,7 +68,7 @@ def reaches_sensitive_data(user: User) -> bool:
 
 def required_for(user: User, policy: SignInPolicy | None = None) -> bool:
     """Whether this person must use a passkey as their second factor."""
-    policy = policy or policy_current()
+    policy = policy or SignInPolicy.current()
     return policy.passkeys_required and reaches_sensitive_data(user)
 
 
@@ -104,11 +95,7 @@ def policy_set(
 
 
 def _own(user: User, passkey_id: int) -> WebAuthnCredential:
-    passkey = (
-        WebAuthnCredential.objects.select_for_update()
-        .filter(user=user, pk=passkey_id, confirmed=True)
-        .first()
-    )
+    passkey = user.confirmed_passkeys().select_for_update().filter(pk=passkey_id).first()
     if passkey is None:
         raise PasskeyNotFound()
     return passkey
@@ -135,11 +122,10 @@ def passkey_remove(*, user: User, passkey_id: int, reason: str) -> None:
     if reason not in REMOVE_REASONS:
         raise InvalidReason()
     passkey = _own(user, passkey_id)
-    others = WebAuthnCredential.objects.filter(user=user, confirmed=True).exclude(pk=passkey.pk)
-    if not others.exists():
+    if not user.confirmed_passkeys().exclude(pk=passkey.pk).exists():
         if required_for(user):
             raise LastRequiredPasskey()
-        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        if not user.has_authenticator_app():
             raise LastSecondFactor()
     passkey.delete()
     event_record(

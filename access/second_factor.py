@@ -10,7 +10,6 @@ from django_otp import match_token
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from django_otp_webauthn.models import WebAuthnCredential
 
 from access.models import User
 from audit.models import Outcome
@@ -25,13 +24,7 @@ def _clean(token: str) -> str:
 
 def enrolled(user: User) -> bool:
     """Whether the person has a second factor: an authenticator app or a passkey."""
-    return has_authenticator(user) or bool(
-        WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
-    )
-
-
-def has_authenticator(user: User) -> bool:
-    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+    return user.has_authenticator_app() or user.confirmed_passkeys().exists()
 
 
 def has_recovery_codes(user: User) -> bool:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from access import passkeys, second_factor, staff
 from access.endpoints import staff_endpoint
-from access.models import User
+from access.models import SignInPolicy, User
 from access.roles import Capability
 from haven.web import form_errors, posted
 
@@ -227,7 +227,7 @@ class SignInPolicyForm(forms.Form):
 def sign_in_policy(request: HttpRequest, *, actor: User) -> HttpResponse:
     """How staff sign in: passkeys as the whole sign-in, and passkeys required for the
     roles that reach identity or clinical data. A change gives its reason."""
-    policy = passkeys.policy_current()
+    policy = SignInPolicy.current()
     form = SignInPolicyForm(
         posted(request),
         initial={

@@ -25,7 +25,7 @@ from django_otp import login as otp_login
 from access import drafts, passkeys
 from access import second_factor as factor
 from access.endpoints import staff_endpoint
-from access.models import User
+from access.models import SignInPolicy, User
 from access.roles import Capability
 from access.services import confidentiality_accept, confidentiality_current, staff_set_language
 from audit.models import Outcome
@@ -41,7 +41,7 @@ class HavenLoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["expired"] = "expired" in self.request.GET
-        context["passkey_sign_in"] = passkeys.policy_current().passkey_sign_in
+        context["passkey_sign_in"] = SignInPolicy.current().passkey_sign_in
         return context
 
 
@@ -146,8 +146,8 @@ def second_factor(request: HttpRequest, *, actor: User) -> HttpResponse:
     or a recovery code. When the sign-in policy requires a passkey of this person and
     they have one, an app's code is no longer taken; when they have none yet, they
     are signed in and asked to add one before anything else."""
-    has_passkey = passkeys.has_passkey(actor)
-    has_app = factor.has_authenticator(actor)
+    has_passkey = actor.confirmed_passkeys().exists()
+    has_app = actor.has_authenticator_app()
     if not (has_passkey or has_app):  # ``factor.enrolled``, from the two answers
         return redirect(f"{reverse('2fa-setup')}?next={_next(request)}")
     required = passkeys.required_for(actor)

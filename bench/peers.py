@@ -140,17 +140,17 @@ def _bulk_create(model: type[models.Model], name: str, survivors: list[Survivor]
             )
 
 
+def _rows(model: type[models.Model]) -> Iterator[Any]:
+    """The read every contender makes: every row with its survivor, in insertion order."""
+    return model._default_manager.select_related("survivor").order_by("n").iterator(chunk_size=2000)
+
+
 def _read(model: type[models.Model], name: str) -> tuple[float, int]:
     """Every row, in insertion order, every field touched; nothing kept."""
     start = time.perf_counter()
     count = 0
     with _scope(name):
-        rows: Iterator[Any] = (
-            model._default_manager.select_related("survivor")
-            .order_by("n")
-            .iterator(chunk_size=2000)
-        )
-        for row in rows:
+        for row in _rows(model):
             if len(row.a) + len(row.b) + len(row.c) != 3 * FIELD_BYTES:
                 raise AssertionError(f"{name}: a value did not round-trip")
             count += 1
@@ -245,15 +245,8 @@ def _breakdown(
     row over the plain read (medians of ``rounds``), and the bare fetch of the three
     columns through the driver (bytea travels as hex in Django's text protocol)."""
 
-    def query(model: type[models.Model]) -> Iterator[Any]:
-        return (
-            model._default_manager.select_related("survivor")
-            .order_by("n")
-            .iterator(chunk_size=2000)
-        )
-
     def read_plain() -> None:
-        total = sum(len(row.a) + len(row.b) + len(row.c) for row in query(plain))
+        total = sum(len(row.a) + len(row.b) + len(row.c) for row in _rows(plain))
         if total != 3 * FIELD_BYTES * rows:
             raise AssertionError("plain: a value did not round-trip")
 
@@ -261,14 +254,14 @@ def _breakdown(
         def read() -> None:
             total = 0
             with key_scope():
-                for row in query(haven):
+                for row in _rows(haven):
                     if step >= 1:
                         row.survivor.data_key()
                     if step >= 2:
                         total += len(row.a)
                     if step >= 3:
                         total += len(row.b) + len(row.c)
-            if total != FIELD_BYTES * rows * {0: 0, 1: 0, 2: 1, 3: 3}[step]:
+            if total != FIELD_BYTES * rows * (0, 0, 1, 3)[step]:  # fields read a row
                 raise AssertionError("Haven: a value did not round-trip")
 
         return read

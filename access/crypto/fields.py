@@ -296,37 +296,15 @@ class EncryptedField(_BinaryBase):
         earlier version of a versioned record, by its AAD.
 
         The read path of every list and page, once per field per row: the key and the
-        row's place are remembered on the instance, and a format-2 value costs one
-        comparison of its header, one AES-GCM decryption and the unpadding, inline."""
-        data = instance.__dict__
-        key = data.get("_haven_data_key") or self._key(instance)
-        cached = data.get(_PLACE_CACHE)
-        if cached is not None and cached[2] is None and data.get(cached[0]) is cached[1]:
-            place = cached[4]  # an unversioned row whose id is unchanged: _place's fast path
-        else:
-            place = self._place(instance, sealed=True)
-        aad = self._aad_prefix + place
-        header = key.header
-        start = len(header)
+        row's place are remembered on the instance (``open_value`` does the rest)."""
+        key = instance.__dict__.get("_haven_data_key") or self._key(instance)
+        aad = self._aad_prefix + self._place(instance, sealed=True)
         try:
-            if blob[:start] == header:
-                try:
-                    padded = key.aead.decrypt(
-                        blob[start : start + 12], blob[start + 12 :], header + aad
-                    )
-                except InvalidTag as exc:
-                    raise DecryptionFailed(
-                        "ciphertext does not authenticate in this place"
-                    ) from exc
-            else:
-                padded = open_value(key, self._label, blob, aad)
-            stripped = padded.rstrip(b"\x00")
-            if stripped[-1:] != b"\x80":
-                raise DecryptionFailed("bad padding")
+            padded = open_value(key, self._label, blob, aad)
         except TAMPERING as exc:
             exc.place = self._label
             raise
-        return self.decode(stripped[:-1])
+        return self.decode(envelope.unpad(padded))
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Sealed | None:
         return None if value is None else Sealed(value)

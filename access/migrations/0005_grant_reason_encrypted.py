@@ -7,6 +7,7 @@ import uuid
 from django.db import migrations, models
 
 import access.crypto.fields
+from access.crypto.fields import Sealed, StoredKeys, seal_stored
 
 LABEL = "access.casegrant.reason"
 
@@ -18,8 +19,6 @@ def fill_uids(apps, schema_editor):
 
 
 def encrypt_reasons(apps, schema_editor):
-    from access.crypto.fields import Sealed, StoredKeys, seal_stored
-
     grant_model = apps.get_model("access", "CaseGrant")
     key_for = StoredKeys(apps.get_model("cases", "Survivor"))
     rows = grant_model.objects.exclude(reason_clear="").values_list(

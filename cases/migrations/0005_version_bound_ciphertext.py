@@ -4,11 +4,10 @@ with the version added, so that an earlier ciphertext replayed into the row fail
 decrypt. Values of shredded survivors cannot be opened and are left as they are."""
 
 from django.db import migrations
+from access.crypto.fields import EncryptedField, Sealed, StoredKeys, open_stored, seal_stored
 
 
 def reseal(apps, schema_editor):
-    from access.crypto.fields import EncryptedField, Sealed, StoredKeys, open_stored, seal_stored
-
     key_for = StoredKeys(apps.get_model("cases", "Survivor"))
 
     for model_name, survivor_path in (("Identity", "survivor_id"), ("Encounter", "case__survivor_id")):

@@ -6,11 +6,10 @@ their consent."""
 from django.db import migrations
 
 import access.crypto.fields
+from access.crypto.fields import Sealed, StoredKeys, open_stored, seal_stored
 
 
 def copy_consent_purposes(apps, schema_editor):
-    from access.crypto.fields import Sealed, StoredKeys, open_stored, seal_stored
-
     referral_model = apps.get_model("cases", "Referral")
     consent_model = apps.get_model("cases", "Consent")
     key_for = StoredKeys(apps.get_model("cases", "Survivor"))

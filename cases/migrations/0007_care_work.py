@@ -6,12 +6,12 @@ import django.utils.timezone
 import uuid
 from django.conf import settings
 from django.db import migrations, models
+from access.crypto.fields import EncryptedField, Sealed, StoredKeys, open_stored, seal_stored
 
 
 def reseal_cases(apps, schema_editor):
     """Case values become bound to the case's version (1), like identities and
     encounters; each case's follow-up date is taken from its latest encounter."""
-    from access.crypto.fields import EncryptedField, Sealed, StoredKeys, open_stored, seal_stored
 
     key_for = StoredKeys(apps.get_model("cases", "Survivor"))
     Case = apps.get_model("cases", "Case")

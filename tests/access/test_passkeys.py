@@ -363,6 +363,6 @@ def test_the_staff_list_counts_a_passkey_alone_as_a_second_factor(admin_user, ma
     assert "no second factor yet" in before and "Reset second factor" not in before
     _with_passkey(person)
     person.totpdevice_set.all().delete()
-    assert not factor.has_authenticator(person) and factor.enrolled(person)
+    assert not person.has_authenticator_app() and factor.enrolled(person)
     after = row.search(admin.get("/staff/").content.decode()).group(0)
     assert "no second factor yet" not in after and "Reset second factor" in after
