@@ -66,6 +66,9 @@ class User(AbstractUser):
     # The second factors (AS9-STO-5), asked here once for ``access.second_factor``,
     # ``access.passkeys`` and the pages; through the reverse relations of django-otp's
     # devices (their models import this one's, so it cannot import theirs).
+    # Whether a person has either: one condition, for one person or a whole list.
+    HAS_SECOND_FACTOR = Q(totpdevice__confirmed=True) | Q(webauthncredential__confirmed=True)
+
     def confirmed_passkeys(self) -> models.QuerySet[WebAuthnCredential]:
         """The person's passkeys that finished registration."""
         return self.webauthncredential_set.filter(confirmed=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Iterable
 
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
@@ -52,13 +53,15 @@ def person(username: str) -> User | None:
     return User.objects.filter(username=username).select_related("team").first()
 
 
-def locked(user: User) -> bool:
-    """Locked after too many failed sign-ins (django-axes), until the cool-off ends or an
-    administrator unlocks the account."""
-    return bool(
+def locked_among(users: Iterable[User]) -> set[str]:
+    """The usernames of those of ``users`` locked after too many failed sign-ins
+    (django-axes), until the cool-off ends or an administrator unlocks the account: one
+    query, however long the list."""
+    return set(
         AccessAttempt.objects.filter(
-            username=user.username, failures_since_start__gte=settings.AXES_FAILURE_LIMIT
-        ).exists()
+            username__in=[user.username for user in users],
+            failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
+        ).values_list("username", flat=True)
     )
 
 

@@ -12,8 +12,11 @@ from collections import Counter
 from html.parser import HTMLParser
 
 import pytest
+from axes.models import AccessAttempt
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from access.models import CaseGrant, FormDraft
 from access.roles import Role
@@ -371,6 +374,43 @@ def test_an_admin_sets_passwords_invites_resets_and_unlocks_with_events(admin_us
         "staff.second_factor_reset",
         "staff.unlock",
     } <= actions
+
+
+def test_the_staff_list_costs_the_same_queries_for_3_people_as_for_13(
+    admin_user, make_staff, settings
+):
+    """AS9-STO-5: the administrator sees, for each person, whether their account is
+    locked and whether they have a second factor yet; the page asks both for the whole
+    list at once, not once a person."""
+    locked = make_staff(Role.CASEWORKER, username="st-locked")
+    enrolled = make_staff(Role.CASEWORKER, username="st-enrolled")
+    AccessAttempt.objects.create(
+        username=locked.username,
+        ip_address="127.0.0.1",
+        user_agent="test",
+        failures_since_start=settings.AXES_FAILURE_LIMIT,
+    )
+    TOTPDevice.objects.create(user=enrolled, name="authenticator", confirmed=True)
+    client = web_client(admin_user)
+    client.get("/staff/")  # the session and the first request's own queries
+
+    def page() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/staff/")
+        assert response.status_code == 200
+        return response.content.decode(), len(queries)
+
+    html, few = page()
+    for n in range(10):
+        make_staff(Role.CASEWORKER, username=f"st-more-{n}")
+    html_more, many = page()
+    assert many == few and "st-more-9" in html_more
+
+    def row(name: str) -> str:
+        return re.search(rf"<tr>(?:(?!</tr>).)*{name}(?:(?!</tr>).)*</tr>", html, re.S).group(0)
+
+    assert "Locked" in row("st-locked") and "no second factor yet" in row("st-locked")
+    assert "Locked" not in row("st-enrolled") and "no second factor yet" not in row("st-enrolled")
 
 
 def test_an_admin_cannot_act_on_themselves(admin_user):
