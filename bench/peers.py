@@ -30,6 +30,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection, models, transaction
 
@@ -243,7 +244,8 @@ def _breakdown(
 ) -> None:
     """Where a Haven row's time goes: the same read stopped after each step, in µs a
     row over the plain read (medians of ``rounds``), and the bare fetch of the three
-    columns through the driver (bytea travels as hex in Django's text protocol)."""
+    columns through the driver (bytea travels as hex in Django's text protocol, and
+    as its bytes in binary results)."""
 
     def read_plain() -> None:
         total = sum(len(row.a) + len(row.b) + len(row.c) for row in _rows(plain))
@@ -266,11 +268,24 @@ def _breakdown(
 
         return read
 
-    def fetch(table: str) -> Callable[[], None]:
+    def fetch(table: str, *, binary: bool = False) -> Callable[[], None]:
+        """The three columns through Django's cursor (client-side binding: text
+        results), or through a plain psycopg cursor asking for binary results, which
+        Django's backend cannot (a bytea then travels as its bytes, not as hex)."""
+        query = f"SELECT a, b, c FROM {table} ORDER BY n"  # noqa: S608
+
         def read() -> None:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT a, b, c FROM {table} ORDER BY n")  # noqa: S608
-                cursor.fetchall()
+            if binary:
+                connection.ensure_connection()
+                with psycopg.Cursor(connection.connection) as raw:
+                    raw.execute(query, binary=True)
+                    fetched = raw.fetchall()
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(query)
+                    fetched = cursor.fetchall()
+            if len(fetched) != rows:
+                raise AssertionError(f"{table}: fetched {len(fetched)} of {rows} rows")
 
         return read
 
@@ -281,8 +296,12 @@ def _breakdown(
         "  Haven: + the other two fields",
     )
     steps = [read_plain, *(haven_until(step) for step in range(len(labels)))]
-    steps += [fetch(plain._meta.db_table), fetch(haven._meta.db_table)]
-    base, *haven_steps, text, sealed = _timed(steps, max(rounds, 7))
+    steps += [
+        fetch(plain._meta.db_table),
+        fetch(haven._meta.db_table),
+        fetch(haven._meta.db_table, binary=True),
+    ]
+    base, *haven_steps, text, sealed, sealed_binary = _timed(steps, max(rounds, 7))
     _line("peers: where Haven's read time goes", "us/row")
     _line("  plain ORM read, every field", f"{base / rows * 1e6:.2f}")
     previous = base
@@ -292,6 +311,10 @@ def _breakdown(
     _line("  Haven over plain, in all", f"{(previous - base) / rows * 1e6:+.2f}")
     _line("  fetch of the 3 columns alone: text (plain)", f"{text / rows * 1e6:.2f}")
     _line("  fetch of the 3 columns alone: bytea (Haven)", f"{sealed / rows * 1e6:.2f}")
+    _line(
+        "  fetch of the 3 columns alone: bytea, binary results",
+        f"{sealed_binary / rows * 1e6:.2f}",
+    )
 
 
 def _memory(tables: dict[str, type[models.Model]], names: list[str], scale: int) -> None:
