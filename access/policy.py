@@ -17,11 +17,13 @@ write records the change itself, in its own transaction (one event per write, no
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, F, Lookup, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -67,13 +69,42 @@ def can(user: object, capability: Capability) -> bool:
     return isinstance(user, User) and is_staff_member(user) and user.has_capability(capability)
 
 
+def _among(ids: QuerySet[Any, Any]) -> Q:
+    """The cases whose id is among ``ids`` (a one-column query). On PostgreSQL it is
+    written ``id = ANY(ARRAY(...))``: the ids are worked out once and looked up in the
+    primary key, so that "granted, or in the supervisor's team" is two index scans
+    combined. Written ``id IN (...)``, the same condition under an ``OR`` could only
+    be checked case by case, over every case in the database."""
+    if connection.vendor == "postgresql":
+        return Q(_AnyOf(F("pk"), ArraySubquery(ids)))
+    return Q(pk__in=ids)
+
+
+if TYPE_CHECKING:
+    _LookupBase = Lookup[Any]
+else:
+    _LookupBase = Lookup
+
+
+class _AnyOf(_LookupBase):
+    """``lhs = ANY(rhs)``, ``rhs`` an array (Django would wrap an expression on the right
+    of ``=`` in parentheses, which ``ANY`` does not allow)."""
+
+    lookup_name = "any_of"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = compiler.compile(self.rhs)
+        return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
+
+
 def readable_cases(user: User) -> QuerySet[Case]:
     """Cases whose content ``user`` may read right now. Every list, search and selector
     starts here, never from ``Case.objects``."""
     if not can(user, Capability.CASE_READ) or training_blocks_access(user):
         return Case.objects.none()
     granted = CaseGrant.objects.active().filter(user=user).values("content_object_id")
-    relation = Q(pk__in=granted)
+    relation = _among(granted)
     if user.role == Role.SUPERVISOR and user.team_id is not None:
         relation |= Q(team_id=user.team_id)
     # "Not erased" as an anti-join with the erased few (a partial index), so that the

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.utils import timezone
 
 from access import policy
@@ -123,6 +124,41 @@ def test_readable_cases_never_includes_other_teams(caseworker, make_staff, other
     readable = set(policy.readable_cases(sup).values_list("pk", flat=True))
     assert readable == {mine.pk}
     assert elsewhere.pk not in readable
+
+
+def test_a_supervisor_reads_their_team_and_their_live_grants_elsewhere(
+    caseworker, make_staff, other_team
+):
+    """AS9-STO-3: the supervisor's list is their team's cases and the cases of other teams
+    they hold a live grant on; an expired grant on another team's case opens nothing."""
+    mine = open_case(caseworker)
+    colleague = make_staff(username="far2", team=other_team)
+    granted, expired, untouched = (open_case(colleague) for _ in range(3))
+    sup = make_staff(Role.SUPERVISOR, username="sup3")
+    _grant(granted, sup)
+    _grant(expired, sup, expires_at=timezone.now() - dt.timedelta(minutes=1))
+    readable = policy.readable_cases(sup)
+    assert set(readable.values_list("pk", flat=True)) == {mine.pk, granted.pk}
+    assert readable.count() == 2 and untouched.pk not in set(readable.values_list("pk", flat=True))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL plan")
+def test_a_supervisors_list_is_found_by_index_not_by_reading_every_case(
+    caseworker, make_staff, other_team
+):
+    """Lists whose cost follows the page (issue 16): "granted, or in my team" is two index
+    scans combined, so a supervisor's count reads their cases, not the whole table. With
+    ``IN (subquery)`` under the ``OR`` PostgreSQL had no plan but a scan of every case."""
+    open_case(caseworker)
+    sup = make_staff(Role.SUPERVISOR, username="sup4")
+    _grant(open_case(make_staff(username="far3", team=other_team)), sup)
+    sql, params = policy.readable_cases(sup).values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan on cases_case" not in plan, plan
+    assert "cases_case_team_id" in plan and "cases_case_pkey" in plan, plan
 
 
 def test_a_user_without_a_role_reads_nothing(api, caseworker, make_staff, last_event):

@@ -15,7 +15,7 @@ from tests.factories import add_encounter, open_case
 pytestmark = pytest.mark.django_db
 
 TWO_MB = "x" * (2 * 1024 * 1024)
-TOMORROW = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+TOMORROW = "<tomorrow>"  # worked out when the test runs: a suite can cross midnight
 NOW = timezone.now().isoformat()
 
 
@@ -54,6 +54,9 @@ INTAKE_CASES = [
     ("label", "payload", "code"), INTAKE_CASES, ids=[c[0] for c in INTAKE_CASES]
 )
 def test_intake_refuses_bad_input(api, caseworker, unchanged, label, payload, code):
+    if payload == {"identity": {"date_of_birth": TOMORROW}}:
+        tomorrow = timezone.localdate() + dt.timedelta(days=1)
+        payload = {"identity": {"date_of_birth": tomorrow.isoformat()}}
     response = api(caseworker).post("/api/v1/cases/", payload, format="json")
     assert response.status_code == 400, (label, response.content)
     assert response.json()["code"] == code
