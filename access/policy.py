@@ -69,17 +69,6 @@ def can(user: object, capability: Capability) -> bool:
     return isinstance(user, User) and is_staff_member(user) and user.has_capability(capability)
 
 
-def _among(ids: QuerySet[Any, Any]) -> Q:
-    """The cases whose id is among ``ids`` (a one-column query). On PostgreSQL it is
-    written ``id = ANY(ARRAY(...))``: the ids are worked out once and looked up in the
-    primary key, so that "granted, or in the supervisor's team" is two index scans
-    combined. Written ``id IN (...)``, the same condition under an ``OR`` could only
-    be checked case by case, over every case in the database."""
-    if connection.vendor == "postgresql":
-        return Q(_AnyOf(F("pk"), ArraySubquery(ids)))
-    return Q(pk__in=ids)
-
-
 if TYPE_CHECKING:
     _LookupBase = Lookup[Any]
 else:
@@ -96,6 +85,17 @@ class _AnyOf(_LookupBase):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = compiler.compile(self.rhs)
         return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
+
+
+def _among(ids: QuerySet[Any, Any]) -> Q:
+    """The cases whose id is among ``ids`` (a one-column query). On PostgreSQL it is
+    written ``id = ANY(ARRAY(...))``: the ids are worked out once and looked up in the
+    primary key, so that "granted, or in the supervisor's team" is two index scans
+    combined. Written ``id IN (...)``, the same condition under an ``OR`` could only
+    be checked case by case, over every case in the database."""
+    if connection.vendor == "postgresql":
+        return Q(_AnyOf(F("pk"), ArraySubquery(ids)))
+    return Q(pk__in=ids)
 
 
 def readable_cases(user: User) -> QuerySet[Case]:
