@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from django_otp.plugins.otp_totp.models import TOTPDevice
     from django_otp_webauthn.models import WebAuthnCredential
 
-    from cases.models import Case
-
 
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
@@ -65,8 +63,8 @@ class User(AbstractUser):
 
     # The second factors (AS9-STO-5), asked here once for ``access.second_factor``,
     # ``access.passkeys`` and the pages; through the reverse relations of django-otp's
-    # devices (their models import this one's, so it cannot import theirs).
-    # Whether a person has either: one condition, for one person or a whole list.
+    # devices (their models import this one's, so it cannot import theirs). Having
+    # either is one condition, for one person or a whole list.
     HAS_SECOND_FACTOR = Q(totpdevice__confirmed=True) | Q(webauthncredential__confirmed=True)
 
     def confirmed_passkeys(self) -> models.QuerySet[WebAuthnCredential]:
@@ -171,8 +169,8 @@ class CaseGrant(EncryptedModel, UserObjectPermissionBase):
         return f"grant #{self.pk} ({self.kind}) for user #{self.user_id}"
 
     def data_key(self) -> DataKey:
-        case: Case = self.content_object
-        return case.survivor.data_key()
+        key: DataKey = self.content_object.survivor.data_key()
+        return key
 
     def is_active_at(self, moment: dt.datetime) -> bool:
         """In force at ``moment``: not revoked and not yet expired (the one home of the

@@ -26,7 +26,7 @@ def _clean(token: str) -> str:
 
 def enrolled(user: User) -> bool:
     """Whether the person has a second factor: an authenticator app or a passkey."""
-    return bool(User.objects.filter(User.HAS_SECOND_FACTOR, pk=user.pk).exists())
+    return user.pk in enrolled_among([user])
 
 
 def enrolled_among(users: Iterable[User]) -> set[int]:

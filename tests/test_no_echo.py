@@ -15,6 +15,8 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from access.services import grant_assign
+from cases.api import serializers as case_inputs
+from cases.services import consent_record
 from haven.no_echo import echoing_templates
 from tests.factories import add_encounter, open_case
 
@@ -51,21 +53,23 @@ def _bodies(serializer_class: type[serializers.Serializer[Any]]) -> list[dict[st
 
 
 def _endpoints(case: Any, encounter: Any, consent: Any) -> list[tuple[str, str, Any]]:
-    from cases.api import serializers as s
-
     ref = case.reference
     return [
-        ("post", "/api/v1/cases/", s.CaseCreateInput),
-        ("post", "/api/v1/cases/search/", s.CaseSearchInput),
-        ("patch", f"/api/v1/cases/{ref}/identity/", s.IdentityPatchInput),
-        ("post", f"/api/v1/cases/{ref}/encounters/", s.EncounterInput),
-        ("patch", f"/api/v1/cases/{ref}/encounters/{encounter.pk}/", s.EncounterPatchInput),
-        ("post", f"/api/v1/cases/{ref}/consents/", s.ConsentInput),
-        ("post", f"/api/v1/cases/{ref}/consents/{consent.pk}/withdraw/", s.WithdrawInput),
-        ("post", f"/api/v1/cases/{ref}/grants/", s.GrantInput),
-        ("post", f"/api/v1/cases/{ref}/break-glass/", s.BreakGlassInput),
-        ("post", f"/api/v1/cases/{ref}/referrals/", s.ReferralInput),
-        ("post", "/api/v1/organisations/", s.OrganisationInput),
+        ("post", "/api/v1/cases/", case_inputs.CaseCreateInput),
+        ("post", "/api/v1/cases/search/", case_inputs.CaseSearchInput),
+        ("patch", f"/api/v1/cases/{ref}/identity/", case_inputs.IdentityPatchInput),
+        ("post", f"/api/v1/cases/{ref}/encounters/", case_inputs.EncounterInput),
+        (
+            "patch",
+            f"/api/v1/cases/{ref}/encounters/{encounter.pk}/",
+            case_inputs.EncounterPatchInput,
+        ),
+        ("post", f"/api/v1/cases/{ref}/consents/", case_inputs.ConsentInput),
+        ("post", f"/api/v1/cases/{ref}/consents/{consent.pk}/withdraw/", case_inputs.WithdrawInput),
+        ("post", f"/api/v1/cases/{ref}/grants/", case_inputs.GrantInput),
+        ("post", f"/api/v1/cases/{ref}/break-glass/", case_inputs.BreakGlassInput),
+        ("post", f"/api/v1/cases/{ref}/referrals/", case_inputs.ReferralInput),
+        ("post", "/api/v1/organisations/", case_inputs.OrganisationInput),
     ]
 
 
@@ -73,8 +77,6 @@ def test_api_errors_never_contain_the_submitted_value(api, supervisor, clinician
     case = open_case(supervisor)
     grant_assign(case=case, user=clinician, granted_by=supervisor)
     encounter = add_encounter(supervisor, case)
-    from cases.services import consent_record
-
     consent = consent_record(
         actor=supervisor,
         case=case,

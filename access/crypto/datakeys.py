@@ -162,21 +162,21 @@ def _unwrap(survivor_id: uuid.UUID, dek_id: str, blob: bytes) -> DataKey:
     return DataKey(dek_id=dek_id, secret=secret)
 
 
-def data_key_of(owner: uuid.UUID, dek_id: str, kek_id: str, blob: bytes) -> DataKey:
+def data_key_of(owner: uuid.UUID, dek_id: str, blob: bytes) -> DataKey:
     """The DEK of ``owner`` from its stored columns. Within a scope it is unwrapped once
     per scope, and a key the scope holds is found with one look-up (the read path of
     every row of a list); outside one, it is unwrapped each time."""
     scope = _current.get()
     key = None if scope is None else scope.get(owner, dek_id, blob)
     if key is None:
-        key = _unwrap(owner, dek_id, blob)  # the blob names its KEK
+        key = _unwrap(owner, dek_id, blob)
         if scope is not None:
             scope.put(owner, blob, key)
     return key
 
 
 def unwrap_data_key(survivor_id: uuid.UUID, wrapped: WrappedDataKey) -> DataKey:
-    return data_key_of(survivor_id, wrapped.dek_id, wrapped.kek_id, wrapped.blob)
+    return data_key_of(survivor_id, wrapped.dek_id, wrapped.blob)
 
 
 def unwrap_data_keys(owners: Iterable[tuple[uuid.UUID, WrappedDataKey]]) -> int:

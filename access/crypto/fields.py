@@ -26,7 +26,13 @@ from django.db.models.lookups import IsNull
 from django.db.models.query_utils import DeferredAttribute
 
 from access.crypto import envelope
-from access.crypto.datakeys import DataKey, WrappedDataKey, new_data_key, unwrap_data_key
+from access.crypto.datakeys import (
+    DataKey,
+    WrappedDataKey,
+    data_key_of,
+    new_data_key,
+    unwrap_data_key,
+)
 from access.crypto.errors import TAMPERING, DecryptionFailed
 
 
@@ -426,10 +432,6 @@ class EncryptedJSONField(EncryptedField):
 # --- for data migrations, which work on stored rows without model instances ---
 
 
-def data_key_of(survivor_id: uuid.UUID, dek_id: str, kek_id: str, wrapped: bytes) -> DataKey:
-    return unwrap_data_key(survivor_id, WrappedDataKey(dek_id=dek_id, kek_id=kek_id, blob=wrapped))
-
-
 class StoredKeys:
     """Data keys of survivors as stored rows (a historical ``Survivor`` model in a
     migration), unwrapped once each; None for a shredded survivor."""
@@ -444,7 +446,7 @@ class StoredKeys:
             self._keys[survivor_id] = (
                 None
                 if row.wrapped_dek is None
-                else data_key_of(row.id, row.dek_id, row.kek_id, bytes(row.wrapped_dek))
+                else data_key_of(row.id, row.dek_id, bytes(row.wrapped_dek))
             )
         return self._keys[survivor_id]
 

@@ -93,7 +93,7 @@ class Survivor(models.Model):
             blob = self.wrapped_dek
             if blob.__class__ is not bytes:  # memoryview from some drivers
                 blob = bytes(blob)
-            cached = self._data_key = data_key_of(self.id, self.dek_id, self.kek_id, blob)
+            cached = self._data_key = data_key_of(self.id, self.dek_id, blob)
         return cached
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from django.utils import timezone
 
+from access.services import grant_assign
 from audit.models import AccessEvent
 from cases.models import Case, Encounter, Identity, Revision, Survivor
 from tests.factories import add_encounter, open_case
@@ -135,8 +136,6 @@ def test_encounter_refuses_bad_input(api, caseworker, label, payload, code):
 
 
 def test_a_bad_clinical_block_is_refused_for_a_clinician(api, caseworker, clinician):
-    from access.services import grant_assign
-
     case = open_case(caseworker)
     grant_assign(case=case, user=clinician, granted_by=caseworker)
     before = _counts()

@@ -15,7 +15,8 @@ import pytest
 from django.utils import timezone
 
 from access.services import grant_assign
-from cases import fhir
+from cases import fhir, validators
+from cases.models import Consent
 from cases.services import consent_record, organisation_add, referral_export
 from tests.factories import add_encounter, open_case
 from tests.helpers import fhir_validation
@@ -81,8 +82,6 @@ def _bundle(clinician, case, **kwargs) -> dict:
 
 
 def _consent_allows_identity(case) -> None:
-    from cases.models import Consent
-
     for consent in Consent.objects.select_related("case__survivor").filter(case=case):
         consent.identity = True
         consent.save()
@@ -210,8 +209,6 @@ def test_codes_are_checked_as_fhir_tokens_at_input(api, world, clinician, item):
 
 def test_a_stored_code_that_is_not_a_fhir_token_is_sent_as_text(world, clinician, monkeypatch):
     """Data recorded before codes were checked still exports, as text only."""
-    from cases import validators
-
     monkeypatch.setattr(validators, "validate_clinical", lambda block: None)
     add_encounter(
         clinician,

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from access.roles import Role
 from access.services import grant_assign
 from cases.models import Consent, Referral
 from cases.services import consent_record, organisation_add
@@ -134,8 +135,6 @@ def test_a_scanned_consent_form_is_stored_encrypted_and_read_back_by_case_reader
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import connection
-
-    from access.roles import Role
 
     scan = b"%PDF-1.7\n" + MARKERS["given_name"].encode() + b" signature"
     client = web_client(caseworker)

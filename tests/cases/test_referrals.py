@@ -14,6 +14,8 @@ from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 from pypdf import PdfReader
 
+from access.models import CaseGrant
+from access.roles import Role
 from access.services import grant_assign
 from audit.models import AccessEvent
 from cases.models import Consent, Referral, ReferralPackage
@@ -206,8 +208,6 @@ def test_an_expired_consent_does_not_cover(api, caseworker, clinician, case, cli
 
 
 def test_only_the_exporter_downloads(api, caseworker, clinician, case, clinic, make_staff):
-    from access.roles import Role
-
     _consent(api, caseworker, case)
     created = _export(api, clinician, case).json()
     other = make_staff(Role.CLINICIAN, username="other-doc")
@@ -303,8 +303,6 @@ def test_a_package_is_not_released_after_the_exporter_lost_access(
 ):
     """AS9-TRF-1, AS9-STO-3: the download is the disclosure; access revoked between
     export and download stops it, and the package is destroyed."""
-    from access.models import CaseGrant
-
     created, referral = _prepared(api, caseworker, clinician, case)
     grant = CaseGrant.objects.get(user=clinician, content_object=case)
     grant.revoked_at = timezone.now()
@@ -326,8 +324,6 @@ def test_a_package_is_not_released_after_the_exporter_lost_access(
 def test_a_package_is_not_released_after_break_glass_ended(
     api, caseworker, clinic, case, make_staff, last_event
 ):
-    from access.models import CaseGrant
-
     doctor = make_staff("clinician", username="night-doctor")
     response = api(doctor).post(
         f"/api/v1/cases/{case.reference}/break-glass/",
