@@ -34,8 +34,21 @@ import psycopg
 from django.conf import settings
 from django.db import connection, models, transaction
 
-from access.crypto.datakeys import key_scope
-from access.crypto.fields import EncryptedModel, EncryptedTextField
+from access.crypto.datakeys import (
+    DataKey,
+    WrappedDataKey,
+    current_scope,
+    key_scope,
+    unwrap_data_key,
+)
+from access.crypto.fields import (
+    EncryptedModel,
+    EncryptedTextField,
+    aad_prefix,
+    open_value,
+    row_place,
+)
+from access.crypto.keyring import checked_once
 from bench.references import distinct_references
 from cases.models import Survivor
 
@@ -197,15 +210,19 @@ def measure(
             if count != rows:
                 raise AssertionError(f"{name}: read {count} of {rows} rows")
             figures.read[name].append(rows / elapsed)
-    _report(figures, names, rows, survivors, rounds)
-    _breakdown(tables["plain ORM"], tables["Haven field layer"], rows, rounds)
+    best_peer = _report(figures, names, rows, survivors, rounds)
+    timings = _breakdown(tables["plain ORM"], tables["Haven field layer"], rows, rounds)
+    _floor(tables["Haven field layer"], timings, best_peer, rows, rounds)
     _line(f"peers: one read of {rows:,} rows, {survivors:,} survivors", "rows/s, peak MiB")
     for name in names:
         _traced_read(tables[name], name)
     _memory(tables, names, scale)
 
 
-def _report(figures: Figures, names: list[str], rows: int, survivors: int, rounds: int) -> None:
+def _report(
+    figures: Figures, names: list[str], rows: int, survivors: int, rounds: int
+) -> tuple[str, float]:
+    """Prints the medians; returns the best peer's read (its name, rows/s)."""
     plain = "plain ORM"
     peers = [n for n in names if n not in (plain, "Haven field layer")]
     _line(
@@ -225,6 +242,21 @@ def _report(figures: Figures, names: list[str], rows: int, survivors: int, round
             f"{haven / figures.median(which, best):.2f}x",
             f"target {target}",
         )
+    best = max(peers, key=lambda n: figures.median(figures.read, n))
+    return best, figures.median(figures.read, best)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Medians, in seconds for the whole read, of ``_breakdown``'s steps that the floor
+    builds on: the plain read, Haven's read of every field, and the fetch of the three
+    columns alone."""
+
+    plain: float
+    haven: float
+    text: float
+    sealed: float
+    sealed_binary: float
 
 
 def _timed(steps: list[Callable[[], None]], rounds: int) -> list[float]:
@@ -241,7 +273,7 @@ def _timed(steps: list[Callable[[], None]], rounds: int) -> list[float]:
 
 def _breakdown(
     plain: type[models.Model], haven: type[models.Model], rows: int, rounds: int
-) -> None:
+) -> Timings:
     """Where a Haven row's time goes: the same read stopped after each step, in µs a
     row over the plain read (medians of ``rounds``), and the bare fetch of the three
     columns through the driver (bytea travels as hex in Django's text protocol, and
@@ -315,6 +347,93 @@ def _breakdown(
         "  fetch of the 3 columns alone: bytea, binary results",
         f"{sealed_binary / rows * 1e6:.2f}",
     )
+    return Timings(
+        plain=base, haven=previous, text=text, sealed=sealed, sealed_binary=sealed_binary
+    )
+
+
+def _floor(
+    haven: type[models.Model],
+    timings: Timings,
+    best_peer: tuple[str, float],
+    rows: int,
+    rounds: int,
+) -> None:
+    """The floor of Haven's read: what a row costs over the plain read with nothing of
+    Haven's but its cryptography and the ``bytea`` wire format, and so the fastest read
+    that any change to the rest of Haven (the descriptor, the row's place, the key
+    scope, unpadding, decoding) could reach on this machine, against the best peer.
+    Every security property stays in it: one key per survivor under the KEK, every
+    value authenticated and bound to its place.
+
+    Measured on the stored rows and wrapped keys themselves, through ``access.crypto``
+    (the one place that holds key material) at its lowest level: each survivor's key
+    unwrapped by the KEK provider and its field key derived, with no key scope
+    (``unwrap_data_key``); each value opened under it (``open_value``: the header's
+    check and one AES-GCM decryption), its associated data worked out beforehand. And
+    the fetch of the three columns as ``bytea`` less the same fetch as text
+    (``_breakdown``), or with binary results."""
+    if current_scope() is not None:
+        raise AssertionError("floor: a key scope would hold the keys it must unwrap")
+    stored = list(
+        haven._default_manager.order_by("n").values_list(
+            "id",
+            "a",
+            "b",
+            "c",
+            "survivor_id",
+            "survivor__dek_id",
+            "survivor__kek_id",
+            "survivor__wrapped_dek",
+        )
+    )
+    owners = {
+        owner: WrappedDataKey(dek_id=dek_id, kek_id=kek_id, blob=bytes(blob))
+        for *_, owner, dek_id, kek_id, blob in stored
+    }
+    keys: dict[Any, DataKey] = {}
+
+    def unwrap() -> None:
+        with checked_once():  # the keyring looked at once, as in a request
+            for owner, wrapped in owners.items():
+                keys[owner] = unwrap_data_key(owner, wrapped)
+
+    unwrap()
+    label = haven._meta.label_lower
+    values = [
+        (keys[owner], f"{label}.{name}", blob, aad_prefix(f"{label}.{name}") + row_place(row, None))
+        for row, a, b, c, owner, *_ in stored
+        for name, blob in (("a", a), ("b", b), ("c", c))
+    ]
+
+    def decrypt() -> None:
+        opened = 0
+        for key, field, blob, aad in values:
+            opened += len(open_value(key, field, blob, aad))
+        if opened < 3 * FIELD_BYTES * rows:
+            raise AssertionError("floor: a value did not open")
+
+    opens, unwraps = (took / rows * 1e6 for took in _timed([decrypt, unwrap], max(rounds, 7)))
+    plain, text = timings.plain / rows * 1e6, timings.text / rows * 1e6
+    wire = timings.sealed / rows * 1e6 - text
+    wire_binary = max(0.0, timings.sealed_binary / rows * 1e6 - text)
+    best_name, best_rate = best_peer
+    _line("peers: the floor, access.crypto's opens and unwraps, the wire", "us/row")
+    _line("  3 values opened (open_value: header, AES-GCM)", f"{opens:.2f}")
+    _line(f"  {len(owners):,} survivor keys: KEK unwrap, HKDF, cipher", f"{unwraps:.2f}")
+    _line("  bytea's extra wire cost (bytea as hex - text)", f"{wire:.2f}")
+    for results, extra in (("text results", wire), ("binary results", wire_binary)):
+        ceiling = 1e6 / (plain + opens + unwraps + extra)
+        _line(
+            f"  plain read + the floor ({results})",
+            f"{ceiling:,.0f} rows/s",
+            f"{ceiling / best_rate:.2f}x the best peer ({best_name})",
+        )
+    rest = timings.haven / rows * 1e6 - plain - (opens + unwraps + wire)
+    _line("  the rest of Haven's read now (its Python)", f"{rest:.2f}")
+    for results, extra in (("text results", wire), ("binary results", wire_binary)):
+        budget = 1e6 / (2 * best_rate) - plain - (opens + unwraps + extra)
+        _line(f"  left for the rest at 2x the best peer ({results})", f"{budget:.2f}")
 
 
 def _memory(tables: dict[str, type[models.Model]], names: list[str], scale: int) -> None:
