@@ -453,12 +453,6 @@ def _dequeue(ids: list[int]) -> None:
 
 
 _ROLL_UP = (
-    "INSERT INTO audit_eventday (day, action, outcome, events) "
-    "SELECT (e.at AT TIME ZONE %s)::date, e.action, e.outcome, count(*) "
-    "FROM audit_accessevent e WHERE e.id = ANY(%s::bigint[]) GROUP BY 1, 2, 3 "
-    "ON CONFLICT (day, action, outcome) DO UPDATE SET events = audit_eventday.events + EXCLUDED.events"
-)
-_ROLL_UP = (
     "INSERT INTO audit_eventday (day, action, outcome, events) VALUES (%s, %s, %s, %s) "
     "ON CONFLICT (day, action, outcome) DO UPDATE SET events = audit_eventday.events + EXCLUDED.events"
 )
