@@ -148,9 +148,9 @@ def start(workdir: Path) -> tuple[Server, Any]:
         "HAVEN_DEMO": "0",
         "DJANGO_DEBUG": "0",
         "HAVEN_LANGUAGES": "en,fr",
-        # the log is sequenced by the requests that need it and checked by
-        # `audit_sequencer --once` (the service an operator runs), not by threads
-        "HAVEN_AUDIT_SEQUENCER": "off",
+        # as in production: each worker sequences the log and runs the scheduled
+        # check in its background thread (the default; docs/deployment.md)
+        "HAVEN_AUDIT_SEQUENCER": "thread",
     }
     server = Server(url=f"http://127.0.0.1:{port}", env=env)
     server.manage("migrate", "--noinput", "-v", "0")
