@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -167,45 +168,49 @@ def test_the_live_schema_holds_under_schemathesis_with_every_check(
     for user in ("sup", "dpo"):
         config = tmp_path / f"schemathesis-{user}.toml"
         config.write_text(_config(haven.url, haven.tokens[user], parameters))
-        out = (tmp_path / f"{user}.out").open("w")
-        err = (tmp_path / f"{user}.err").open("w")
-        process = subprocess.Popen(  # noqa: S603 (fixed arguments)
-            [
-                st,
-                "--config-file",
-                str(config),
-                "--no-color",
-                "run",
-                f"{haven.url}/api/schema/",
-                "--checks",
-                "all",
-                "--phases",
-                "examples,coverage,fuzzing",
-                "--workers",
-                "1",
-                "--output-truncate",
-                "false",
-            ],
-            stdout=out,
-            stderr=err,
-            text=True,
-            env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"},
-            cwd=tmp_path,
-        )
+        out, err = tmp_path / f"{user}.out", tmp_path / f"{user}.err"
+        # The child gets its own copies of the files; ours close once it has started.
+        with out.open("w") as stdout, err.open("w") as stderr:
+            process = subprocess.Popen(  # noqa: S603 (fixed arguments)
+                [
+                    st,
+                    "--config-file",
+                    str(config),
+                    "--no-color",
+                    "run",
+                    f"{haven.url}/api/schema/",
+                    "--checks",
+                    "all",
+                    "--phases",
+                    "examples,coverage,fuzzing",
+                    "--workers",
+                    "1",
+                    "--output-truncate",
+                    "false",
+                ],
+                stdout=stdout,
+                stderr=stderr,
+                env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"},
+                cwd=tmp_path,
+            )
         runs[user] = (process, out, err)
+    deadline = time.monotonic() + 900
+    try:
+        for process, _, _ in runs.values():
+            process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:  # a run past the deadline is stopped, not left running after the test
+        for process, _, _ in runs.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     failures = []
     for user, (process, out, err) in runs.items():
-        try:
-            returncode = process.wait(timeout=900)
-        finally:
-            out.close()
-            err.close()
-        if returncode != 0:
-            report = (tmp_path / f"{user}.out").read_text()
-            stderr = (tmp_path / f"{user}.err").read_text()
+        if process.returncode != 0:
+            report = out.read_text()
             found = [at for at in (report.find("FAILURES"), report.find("ERRORS")) if at >= 0]
             start = min(found) if found else max(0, len(report) - 20000)
             failures.append(
-                f"--- as {user} (exit {returncode}) ---\n{report[start:][:20000]}\n{stderr[-2000:]}"
+                f"--- as {user} (exit {process.returncode}) ---\n"
+                f"{report[start:][:20000]}\n{err.read_text()[-2000:]}"
             )
     assert not failures, "\n".join(failures)
